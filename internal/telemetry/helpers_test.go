@@ -80,3 +80,10 @@ func flush(t *testing.T, tel *Telemetry) {
 		t.Fatalf("ForceFlush: %v", err)
 	}
 }
+
+// resetGauges forgets the gauge values earlier tests set (they are process-wide, like the SDK globals).
+func resetGauges() {
+	gauges.outboxSet.Store(false)
+	gauges.auditSet.Store(false)
+	gauges.auditCleanUnix.Store(0)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -45,6 +46,9 @@ type Telemetry struct {
 	lp       *sdklog.LoggerProvider
 	drops    *dropCounter
 	disabled bool
+	// stderrLog reports on telemetry itself; it never feeds back into OTLP.
+	stderrLog *slog.Logger
+	shutdown  sync.Once
 }
 
 // Option adjusts Setup.
@@ -80,7 +84,7 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (*Telemetry,
 	otel.SetErrorHandler(newThrottledErrorHandler(slog.New(stderrHandler), time.Minute))
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 
-	t := &Telemetry{drops: &dropCounter{}}
+	t := &Telemetry{drops: &dropCounter{}, stderrLog: slog.New(stderrHandler)}
 	if sdkDisabled() {
 		t.disabled = true
 		t.Logger = slog.New(stderrHandler)
@@ -150,10 +154,17 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (*Telemetry,
 
 // Shutdown flushes what is queued and stops the providers. It returns when done or when ctx expires, whichever is
 // first: a hung collector costs at most the caller's deadline. The count of dropped telemetry goes to stderr.
+// Calls after the first do nothing.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	if t == nil || t.disabled {
 		return nil
 	}
+	var err error
+	t.shutdown.Do(func() { err = t.shutdownProviders(ctx) })
+	return err
+}
+
+func (t *Telemetry) shutdownProviders(ctx context.Context) error {
 	var errs []error
 	// Traces and logs first: the metric flush then carries the final drop counts.
 	if err := t.tp.Shutdown(ctx); err != nil {
@@ -169,9 +180,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.drops.spansQueue.Add(t.drops.spansPending.Swap(0))
 	t.drops.logsQueue.Add(t.drops.logsPending.Swap(0))
 	if d := t.drops.snapshot(); d.Total() > 0 {
-		// Direct to stderr: the OTLP log pipeline is closed by now.
-		fmt.Fprintf(os.Stderr, `{"level":"WARN","msg":"telemetry dropped","spans":%d,"logs":%d,"metrics":%d}`+"\n",
-			d.Spans, d.Logs, d.Metrics)
+		t.stderrLog.Warn("telemetry dropped", "spans", d.Spans, "logs", d.Logs, "metric_streams", d.Metrics)
 	}
 	return errors.Join(errs...)
 }
