@@ -1,0 +1,274 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// FaultPlan injects the scenario's fault: Inject at fault.at, Heal after
+// fault.duration. The run times both, and the analysis judges the answers
+// around them.
+type FaultPlan struct {
+	Name   string
+	Inject func(context.Context) error
+	Heal   func(context.Context) error
+	// AllowTransportErrors accepts refused or reset connections during the
+	// fault window: true only when the fault is the API process itself dying.
+	AllowTransportErrors bool
+}
+
+// RunConfig wires one run.
+type RunConfig struct {
+	BaseURL     string
+	Scenario    *Scenario
+	Tokens      TokenConfig
+	DatabaseURL string // optional: enables the database-wide invariant checks
+	SkipSeed    bool
+	Fault       *FaultPlan
+	Out         io.Writer
+	Seed        uint64 // random seed of the operation mix; 0 = time-based
+}
+
+// outcome is what the run knows about one Idempotency-Key.
+type outcome struct {
+	op       Op
+	status   int
+	txID     string
+	walletID string
+	amount   int64 // signed adjustment amount, once committed
+}
+
+// Run seeds, attacks, settles, checks invariants and returns the report.
+// An error means the run could not be carried out; a run that was carried
+// out but missed a threshold returns a report whose Failures say why.
+func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
+	sc := cfg.Scenario
+	out := cfg.Out
+	if out == nil {
+		out = io.Discard
+	}
+	if sc.Fault != nil && cfg.Fault == nil {
+		return nil, fmt.Errorf("scenario %s needs a fault plan (loadgen --fault ...)", sc.Name)
+	}
+	userTok, err := cfg.Tokens.Mint(LoadSub, "wallet:read wallet:write")
+	if err != nil {
+		return nil, err
+	}
+	admTok, err := cfg.Tokens.Mint(AdminSub, "wallet:read wallet:write wallet:admin")
+	if err != nil {
+		return nil, err
+	}
+	admin := &Client{BaseURL: cfg.BaseURL, Token: admTok, HTTP: &http.Client{Timeout: 30 * time.Second}}
+
+	pop := sc.Population
+	if !cfg.SkipSeed {
+		sr, err := Seed(ctx, SeedConfig{BaseURL: cfg.BaseURL, Tokens: cfg.Tokens, Count: pop.Wallets,
+			Asset: pop.Asset, InitialBalance: pop.InitialBalance})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "seeded %d wallets (%d created, %d existing, %d funded, %d replayed) in %s\n",
+			pop.Wallets, sr.Created, sr.Existing, sr.Funded, sr.Replayed, sr.Elapsed.Round(time.Millisecond))
+	}
+	seeded := make([]string, pop.Wallets)
+	for i := range seeded {
+		seeded[i] = WalletID(i).String()
+	}
+	before, err := Balances(ctx, admin, seeded)
+	if err != nil {
+		return nil, fmt.Errorf("read balances before the run: %w", err)
+	}
+
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+	tr := newTargeter(sc, cfg.BaseURL, runID, userTok, admTok, seed)
+	// The client timeout sits just past the server's request timeout: an
+	// answer later than that is a hang, reported as a transport error.
+	atk := vegeta.NewAttacker(
+		vegeta.Timeout(time.Duration(sc.RequestTimeout)+2*time.Second),
+		vegeta.MaxWorkers(uint64(sc.MaxVUs)),
+		vegeta.Workers(uint64(min(sc.MaxVUs, 64))),
+		vegeta.KeepAlive(true),
+		vegeta.Connections(sc.MaxVUs),
+		vegeta.MaxBody(64<<10),
+	)
+	fmt.Fprintf(out, "running %s: %d stage(s), %s, ~%.0f requests against %s\n",
+		sc.Name, len(sc.Stages), sc.TotalDuration(), sc.ExpectedRequests(), cfg.BaseURL)
+
+	began := time.Now()
+	var fts faultTimes
+	var faultWG sync.WaitGroup
+	faultCtx, stopFault := context.WithCancel(ctx)
+	defer stopFault()
+	if sc.Fault != nil {
+		faultWG.Add(1)
+		go func() {
+			defer faultWG.Done()
+			fts = driveFault(faultCtx, began, sc.Fault, cfg.Fault, out)
+		}()
+	}
+
+	col := newCollector(began, allowedOverall(sc))
+	outcomes := map[string]*outcome{}
+	var retryIssues []string
+	plot := newPlot(sc.Name)
+	results := atk.Attack(tr.Target, stagedPacer{stages: sc.Stages}, sc.TotalDuration(), sc.Name)
+	var lastEnd time.Time
+	for r := range results {
+		if ctx.Err() != nil {
+			atk.Stop()
+		}
+		op, key := col.add(r)
+		plot.add(r, op)
+		if e := r.End(); e.After(lastEnd) {
+			lastEnd = e
+		}
+		if key == "" {
+			continue
+		}
+		if issue := track(tr, outcomes, op, key, r); issue != "" && len(retryIssues) < 100 {
+			retryIssues = append(retryIssues, issue)
+		}
+	}
+	elapsed := lastEnd.Sub(began)
+	faultWG.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("run interrupted: %w", err)
+	}
+	if fts.err != nil {
+		return nil, fts.err
+	}
+
+	settled, unsettled := settle(ctx, tr, admin, userTok, outcomes)
+	fmt.Fprintf(out, "settled %d write(s) whose outcome the run left unknown (%d still unknown)\n", settled, unsettled)
+
+	var ft *faultTimes
+	if sc.Fault != nil {
+		ft = &fts
+	}
+	rep := buildReport(sc, cfg, col, elapsed, began, ft)
+	rep.Retries = retryStats(outcomes, retryIssues)
+	if sc.Fault != nil {
+		rep.Fault = analyseFault(sc, cfg.Fault, col.samples, fts)
+	}
+	inv, err := checkAfter(ctx, cfg, admin, sc, seeded, before, outcomes, retryIssues)
+	if err != nil {
+		return nil, err
+	}
+	if unsettled > 0 {
+		inv.Violations = append(inv.Violations, fmt.Sprintf("%d writes still had no definite outcome after settling", unsettled))
+	}
+	rep.Invariants = inv
+	rep.evaluate(sc)
+	rep.plot = plot
+	return rep, nil
+}
+
+// track updates a key's outcome from one result and checks idempotent
+// replays. It returns a description of a broken promise, or "".
+func track(tr *targeter, outcomes map[string]*outcome, op Op, key string, r *vegeta.Result) string {
+	o := outcomes[key]
+	if o == nil {
+		rec := tr.record(key)
+		if rec == nil {
+			return ""
+		}
+		o = &outcome{op: rec.op}
+		outcomes[key] = o
+	}
+	code := int(r.Code)
+	var txID, walletID string
+	var amount int64
+	if code == http.StatusCreated {
+		var body struct {
+			TransactionID string `json:"transaction_id"`
+			WalletID      string `json:"wallet_id"`
+			Amount        int64  `json:"amount"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			return fmt.Sprintf("key %s: undecodable 201 body: %v", key, err)
+		}
+		txID, walletID, amount = body.TransactionID, body.WalletID, body.Amount
+	}
+	var issue string
+	if op == OpIdempotentRetry {
+		switch {
+		case o.status == http.StatusCreated && code == http.StatusCreated && !isReplay(r.Headers):
+			issue = fmt.Sprintf("key %s: retry of a committed transfer answered 201 without Idempotent-Replayed: true", key)
+		case o.status == http.StatusCreated && code == http.StatusCreated && txID != o.txID:
+			issue = fmt.Sprintf("key %s: retry returned transaction %s, first answer was %s", key, txID, o.txID)
+		case o.status == http.StatusCreated && code != http.StatusCreated && code != http.StatusServiceUnavailable && code != 0:
+			issue = fmt.Sprintf("key %s: retry of a committed transfer answered %d", key, code)
+		}
+	}
+	if o.status != http.StatusCreated { // the first definite commit wins
+		o.status = code
+		if code == http.StatusCreated {
+			o.txID, o.walletID, o.amount = txID, walletID, amount
+		}
+	}
+	if op == OpTransfer && (code == http.StatusCreated || uncertain(code)) {
+		tr.offerRetry(key)
+	}
+	return issue
+}
+
+// uncertain reports whether a status leaves the write's fate unknown.
+func uncertain(status int) bool {
+	return status == 0 || status >= 500
+}
+
+// settle re-sends every write whose outcome is unknown with its original key
+// until it gets a definite answer, so the money check can be exact and so a
+// key that committed during a fault shows it committed exactly once.
+func settle(ctx context.Context, tr *targeter, admin *Client, userTok string, outcomes map[string]*outcome) (int, int) {
+	var keys []string
+	for k, o := range outcomes {
+		if uncertain(o.status) {
+			keys = append(keys, k)
+		}
+	}
+	user := &Client{BaseURL: admin.BaseURL, Token: userTok, HTTP: admin.HTTP}
+	var mu sync.Mutex
+	var settled, unsettled int
+	_ = forEach(ctx, 16, keys, func(ctx context.Context, key string) error {
+		rec := tr.record(key)
+		c := user
+		if rec.admin {
+			c = admin
+		}
+		resp, err := postRetrying(ctx, c, rec.path, key, json.RawMessage(rec.body))
+		mu.Lock()
+		defer mu.Unlock()
+		o := outcomes[key]
+		if err != nil || uncertain(resp.Status) {
+			unsettled++
+			return nil
+		}
+		settled++
+		o.status = resp.Status
+		if resp.Status == http.StatusCreated {
+			var body struct {
+				TransactionID string `json:"transaction_id"`
+				WalletID      string `json:"wallet_id"`
+				Amount        int64  `json:"amount"`
+			}
+			if err := resp.JSON(&body); err == nil {
+				o.txID, o.walletID, o.amount = body.TransactionID, body.WalletID, body.Amount
+			}
+		}
+		return nil
+	})
+	return settled, unsettled
+}
