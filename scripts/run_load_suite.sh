@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The load suite: a fresh database, the API (and the relay when built), seeding, then the smoke, baseline,
+# spike and short soak profiles with cmd/loadgen, each checking its thresholds and the ledger's invariants.
+# Everything targets 127.0.0.1 and every step is bounded in time; the script stops what it started.
+#
+#   scripts/run_load_suite.sh                      # all profiles
+#   LOAD_PROFILES="smoke baseline" scripts/run_load_suite.sh
+#   LOADGEN_SOAK_DURATION=30m scripts/run_load_suite.sh   # a real soak
+#
+# Environment: PGHOST_URL (server, default postgres://postgres@127.0.0.1:5432), LOAD_DB (database name, dropped
+# and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:18080),
+# DB_MAX_CONNS and other API settings pass through. Reports: load/reports/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGHOST_URL=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
+LOAD_DB=${LOAD_DB:-wallet_load}
+LOAD_API_ADDR=${LOAD_API_ADDR:-127.0.0.1:18080}
+LOAD_PROFILES=${LOAD_PROFILES:-smoke baseline spike soak}
+LOADGEN_SOAK_DURATION=${LOADGEN_SOAK_DURATION:-60s}
+REPORTS=${LOADGEN_REPORTS:-load/reports}
+export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
+export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
+[[ $LOAD_DB == wallet_service ]] && { echo "refusing to load the dev database wallet_service" >&2; exit 2; }
+DB_URL="$PGHOST_URL/$LOAD_DB?sslmode=disable"
+BASE_URL="http://$LOAD_API_ADDR"
+RUN_DIR=$(mktemp -d /tmp/wallet-load.XXXXXX)
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+log() { printf '\n[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+build() {
+  log "building binaries"
+  mkdir -p bin
+  for c in wallet-api migrate walletctl loadgen relay; do
+    if [[ -d cmd/$c ]]; then go build -o "bin/$c" "./cmd/$c"; fi
+  done
+}
+
+fresh_db() {
+  log "fresh database $LOAD_DB"
+  psql "$PGHOST_URL/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $LOAD_DB WITH (FORCE)" -c "CREATE DATABASE $LOAD_DB"
+  DATABASE_URL=$DB_URL bin/migrate
+}
+
+wait_ready() { # url seconds
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1/v1/ready" 2>/dev/null; do
+    (( SECONDS < deadline )) || { echo "not ready after $2s: $1" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+start_api() {
+  log "starting wallet-api on $LOAD_API_ADDR"
+  DATABASE_URL=$DB_URL HTTP_ADDR=$LOAD_API_ADDR LOG_LEVEL=${LOG_LEVEL:-warn} \
+    bin/wallet-api >"$RUN_DIR/api.log" 2>&1 &
+  PIDS+=($!)
+  wait_ready "$BASE_URL" 30 || { tail -20 "$RUN_DIR/api.log"; exit 2; }
+  if [[ -x bin/relay ]]; then
+    DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=127.0.0.1:18081 LOG_LEVEL=${LOG_LEVEL:-warn} bin/relay >"$RUN_DIR/relay.log" 2>&1 &
+    PIDS+=($!)
+  fi
+}
+
+build
+fresh_db
+start_api
+log "seeding 3000 wallets"
+BASE_URL=$BASE_URL bin/walletctl seed --count 3000 --base-url "$BASE_URL"
+
+declare -A RESULT
+status=0
+for p in $LOAD_PROFILES; do
+  extra=()
+  [[ $p == soak ]] && extra=(-duration "$LOADGEN_SOAK_DURATION")
+  log "profile $p"
+  set +e
+  timeout 45m bin/loadgen run -scenario "$p" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}"
+  rc=$?
+  set -e
+  RESULT[$p]=$rc
+  (( rc == 0 )) || status=1
+done
+
+log "summary (reports in $REPORTS, logs in $RUN_DIR)"
+for p in $LOAD_PROFILES; do
+  if [[ ${RESULT[$p]} == 0 ]]; then echo "  $p: PASS"; else echo "  $p: FAIL (exit ${RESULT[$p]})"; fi
+done
+exit $status
