@@ -44,10 +44,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "wallet-service.secretName" -}}
 {{- if .Values.existingSecret -}}
 {{- .Values.existingSecret -}}
-{{- else if and .Values.secretEnv.JWT_SECRET .Values.secretEnv.DATABASE_URL -}}
-{{- include "wallet-service.fullname" . -}}
 {{- else -}}
-{{- fail "set existingSecret, or both secretEnv.JWT_SECRET and secretEnv.DATABASE_URL" -}}
+{{- range $key := list "JWT_SECRET" "DATABASE_URL" -}}
+{{- if not (get $.Values.secretEnv $key) -}}
+{{- fail (printf "secretEnv.%s is empty: set existingSecret, or both secretEnv.JWT_SECRET and secretEnv.DATABASE_URL" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- include "wallet-service.fullname" . -}}
 {{- end -}}
 {{- end -}}
 
