@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+)
+
+// Recover turns a panic in a handler into a 500 problem instead of a dropped connection, and logs the stack.
+func Recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(r.Context(), "handler panicked", "route", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				WriteProblem(w, r, Errorf("internal_error", ""))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Timeout bounds the work of one request: the context ends after d, and a database call that is still running
+// is cancelled, so the answer is a 503 instead of a hang.
+func Timeout(d time.Duration) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// SubRecorder receives the caller's sub once authenticated, for access logs (telemetry's per-request holder).
+type SubRecorder func(ctx context.Context, sub string)
+
+// Authenticator verifies bearer tokens and enforces scopes.
+type Authenticator struct {
+	Verifier  *auth.Verifier
+	RecordSub SubRecorder
+}
+
+// Require returns middleware that lets through only a verified caller holding scope.
+func (a *Authenticator) Require(scope string) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			caller, err := a.authenticate(r)
+			if err != nil {
+				WriteProblem(w, r, err)
+				return
+			}
+			if a.RecordSub != nil {
+				a.RecordSub(r.Context(), caller.Sub)
+			}
+			if !caller.Has(scope) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wallet-ledger", error="insufficient_scope", scope="`+scope+`"`)
+				WriteProblem(w, r, Errorf("insufficient_scope", "this operation requires the %s scope", scope))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
+		})
+	}
+}
+
+func (a *Authenticator) authenticate(r *http.Request) (auth.Caller, error) {
+	header := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(header, " ")
+	if header == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return auth.Caller{}, Errorf("unauthorized", "a Bearer token is required in the Authorization header")
+	}
+	caller, err := a.Verifier.Verify(strings.TrimSpace(token))
+	if err != nil {
+		slog.DebugContext(r.Context(), "token rejected", "reason", err)
+		return auth.Caller{}, Errorf("unauthorized", "the bearer token is invalid or expired")
+	}
+	return caller, nil
+}
+
+// NotFound answers unknown routes with a problem body.
+func NotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, r, Errorf("not_found", "no route matches %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// MethodNotAllowed answers a known path with the wrong method.
+func MethodNotAllowed() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, r, Errorf("method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+}
+
+// NewRouter returns a mux router whose misses answer with problem bodies.
+func NewRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.NotFoundHandler = NotFound()
+	r.MethodNotAllowedHandler = MethodNotAllowed()
+	return r
+}
