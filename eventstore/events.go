@@ -1,0 +1,114 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// OutboxTopic is the Watermill topic whose table is outbox_events.
+const OutboxTopic = "outbox_events"
+
+// EventSchemaVersion is the version of the event payloads below; a breaking change bumps it.
+const EventSchemaVersion = 1
+
+// Event types.
+const (
+	EventWalletCreated        = "wallet.created"
+	EventTransactionCommitted = "transaction.committed"
+)
+
+// Metadata keys of every outbox message.
+const (
+	MetadataEventType    = "event_type"
+	MetadataPartitionKey = "partition_key"
+)
+
+// Event is the payload of one outbox message; fields that do not apply to a type are omitted.
+type Event struct {
+	EventID       uuid.UUID   `json:"event_id"`
+	Type          string      `json:"type"`
+	Version       int         `json:"version"`
+	OccurredAt    time.Time   `json:"occurred_at"`
+	Sub           string      `json:"sub"`
+	TransactionID *uuid.UUID  `json:"transaction_id,omitempty"`
+	Kind          string      `json:"kind,omitempty"`
+	Position      int64       `json:"position,omitempty"`
+	WalletID      *uuid.UUID  `json:"wallet_id,omitempty"`
+	Owner         string      `json:"owner,omitempty"`
+	WalletKind    string      `json:"wallet_kind,omitempty"`
+	Asset         string      `json:"asset"`
+	Amount        *int64      `json:"amount,omitempty"`
+	WalletIDs     []uuid.UUID `json:"wallet_ids"`
+	Entries       []Entry     `json:"entries,omitempty"`
+	MandateID     *uuid.UUID  `json:"mandate_id,omitempty"`
+}
+
+// outboxSchema is Watermill's PostgreSQL schema pointed at outbox_events; using its insert keeps the rows exactly
+// what the relay's Watermill subscriber reads.
+var outboxSchema = watermillsql.DefaultPostgreSQLSchema{
+	GenerateMessagesTableName: func(string) string { return OutboxTopic },
+}
+
+// NewTransactionEvent describes a committed journal transaction.
+func NewTransactionEvent(t Transaction) Event {
+	id := t.ID
+	amount := t.Amount
+	seen := map[uuid.UUID]bool{}
+	var wallets []uuid.UUID
+	for _, e := range t.Entries {
+		if !seen[e.WalletID] {
+			seen[e.WalletID] = true
+			wallets = append(wallets, e.WalletID)
+		}
+	}
+	return Event{
+		EventID: uuid.New(), Type: EventTransactionCommitted, Version: EventSchemaVersion, OccurredAt: t.CreatedAt,
+		Sub: t.Sub, TransactionID: &id, Kind: t.Kind, Position: t.Position, Asset: t.Asset, Amount: &amount,
+		WalletIDs: wallets, Entries: t.Entries,
+	}
+}
+
+// NewWalletEvent describes a created wallet.
+func NewWalletEvent(w Wallet, sub string) Event {
+	id := w.ID
+	return Event{
+		EventID: uuid.New(), Type: EventWalletCreated, Version: EventSchemaVersion, OccurredAt: w.CreatedAt,
+		Sub: sub, WalletID: &id, Owner: w.Owner, WalletKind: w.Kind, Asset: w.Asset, WalletIDs: []uuid.UUID{w.ID},
+	}
+}
+
+// QueueEvents queues the outbox rows for events, with Watermill message UUID = event_id so consumers can
+// deduplicate. extra metadata (trace context) is added to every message.
+func QueueEvents(b *pgx.Batch, events []Event, extra map[string]string) error {
+	msgs := make(message.Messages, 0, len(events))
+	for _, ev := range events {
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.Type, err)
+		}
+		msg := message.NewMessage(ev.EventID.String(), payload)
+		for k, v := range extra {
+			msg.Metadata.Set(k, v)
+		}
+		msg.Metadata.Set(MetadataEventType, ev.Type)
+		if len(ev.WalletIDs) > 0 {
+			msg.Metadata.Set(MetadataPartitionKey, ev.WalletIDs[0].String())
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	q, err := outboxSchema.InsertQuery(watermillsql.InsertQueryParams{Topic: OutboxTopic, Msgs: msgs})
+	if err != nil {
+		return fmt.Errorf("build outbox insert: %w", err)
+	}
+	b.Queue(q.Query, q.Args...)
+	return nil
+}

@@ -1,0 +1,100 @@
+// Package eventstore is the journal: wallets, append-only journal transactions with their entries, and the outbox
+// events that commit with them. It owns BEGIN and COMMIT; use cases pass a function that decides inside one
+// pgx.Tx. It knows nothing of HTTP.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Querier is what reads need: a pool, a connection or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Store runs the ledger's database transactions.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("eventstore: nil pool")
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Pool returns the pool for reads.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// InTx runs fn in one READ COMMITTED transaction and commits when it returns nil. Any error rolls everything
+// back; database errors come back classified (domain errors, or ErrUnavailable when the outcome could not be
+// committed), so a lost connection during COMMIT is never reported as a success.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return classify(fmt.Errorf("begin: %w", err))
+	}
+	if err := fn(tx); err != nil {
+		// Rollback on a fresh context: the request's may already be done, and the connection must go back clean.
+		rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rbCtx)
+		return classify(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return classify(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// Classify exposes the error mapping for reads done outside InTx.
+func Classify(err error) error { return classify(err) }
+
+// NewPoolConfig parses connString and applies the ledger's session settings: bounded statement and lock waits,
+// so a slow or partitioned database yields an error (and a 503) instead of a hang.
+func NewPoolConfig(connString string, maxConns int32, statementTimeout, lockTimeout time.Duration) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	cfg.MaxConns = maxConns
+	cfg.MinConns = 1
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.HealthCheckPeriod = 5 * time.Second
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
+		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	}
+	rp := cfg.ConnConfig.RuntimeParams
+	rp["statement_timeout"] = fmt.Sprint(statementTimeout.Milliseconds())
+	rp["lock_timeout"] = fmt.Sprint(lockTimeout.Milliseconds())
+	rp["idle_in_transaction_session_timeout"] = fmt.Sprint((statementTimeout * 3).Milliseconds())
+	rp["application_name"] = "wallet-ledger"
+	rp["timezone"] = "UTC"
+	return cfg, nil
+}
+
+// InSnapshot runs read-only fn in one REPEATABLE READ transaction: all its reads see the same committed state.
+func (s *Store) InSnapshot(ctx context.Context, fn func(q Querier) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return classify(fmt.Errorf("begin snapshot: %w", err))
+	}
+	defer func() {
+		rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rbCtx)
+	}()
+	return classify(fn(tx))
+}

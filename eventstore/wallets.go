@@ -1,0 +1,91 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Wallet kinds.
+const (
+	KindUser   = "user"
+	KindSystem = "system"
+)
+
+// SystemOwner owns every system wallet; no caller's sub can act as it, because system wallets are refused for
+// every non-admin read and for every transfer.
+const SystemOwner = "system"
+
+// Wallet is a holder of one asset.
+type Wallet struct {
+	ID        uuid.UUID
+	Asset     string
+	Owner     string
+	Kind      string
+	Metadata  json.RawMessage
+	CreatedAt time.Time
+}
+
+// SystemWalletID derives the system wallet of asset from the configured SYSTEM_WALLET_ID: each asset needs its own,
+// because an entry's asset must be its wallet's.
+func SystemWalletID(base uuid.UUID, asset string) uuid.UUID {
+	return uuid.NewSHA1(base, []byte("asset:"+asset))
+}
+
+// QueueInsertWallet queues the insert of a new wallet; an existing wallet_id fails the batch with ErrWalletExists.
+func QueueInsertWallet(b *pgx.Batch, w Wallet) {
+	b.Queue(`INSERT INTO wallets (wallet_id, asset, owner, kind, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		w.ID, w.Asset, w.Owner, w.Kind, metadataOrEmpty(w.Metadata), w.CreatedAt)
+}
+
+// QueueEnsureSystemWallet queues the creation of asset's system wallet if it does not exist yet.
+func QueueEnsureSystemWallet(b *pgx.Batch, id uuid.UUID, asset string, now time.Time) {
+	b.Queue(`INSERT INTO wallets (wallet_id, asset, owner, kind, created_at) VALUES ($1, $2, $3, 'system', $4)
+		ON CONFLICT (wallet_id) DO NOTHING`, id, asset, SystemOwner, now)
+}
+
+// QueueLoadWallets queues a read of the wallets in ids into dst; missing ones are simply absent from dst.
+func QueueLoadWallets(b *pgx.Batch, ids []uuid.UUID, dst map[uuid.UUID]Wallet) {
+	b.Queue(`SELECT wallet_id, asset, owner, kind, metadata, created_at FROM wallets WHERE wallet_id = ANY($1)`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				w, err := scanWallet(rows)
+				if err != nil {
+					return err
+				}
+				dst[w.ID] = w
+			}
+			return rows.Err()
+		})
+}
+
+// GetWallet reads one wallet.
+func GetWallet(ctx context.Context, q Querier, id uuid.UUID) (Wallet, error) {
+	w, err := scanWallet(q.QueryRow(ctx,
+		`SELECT wallet_id, asset, owner, kind, metadata, created_at FROM wallets WHERE wallet_id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Wallet{}, Errorf(ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", id)
+	}
+	if err != nil {
+		return Wallet{}, classify(fmt.Errorf("read wallet %s: %w", id, err))
+	}
+	return w, nil
+}
+
+func scanWallet(row pgx.Row) (Wallet, error) {
+	var w Wallet
+	err := row.Scan(&w.ID, &w.Asset, &w.Owner, &w.Kind, &w.Metadata, &w.CreatedAt)
+	return w, err
+}
+
+func metadataOrEmpty(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || string(m) == "null" {
+		return json.RawMessage(`{}`)
+	}
+	return m
+}

@@ -1,0 +1,156 @@
+// Package query is the read side: wallets, balances, the per-wallet audit and transactions, served by the GET
+// routes from the primary, in the same consistency as the writes.
+package query
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/projector"
+)
+
+// Queries serves the reads.
+type Queries struct {
+	store *eventstore.Store
+}
+
+// New returns the read side.
+func New(store *eventstore.Store) (*Queries, error) {
+	if store == nil {
+		return nil, errors.New("query: nil store")
+	}
+	return &Queries{store: store}, nil
+}
+
+// BalanceView is the body of GET /v1/wallets/{id}/balance.
+type BalanceView struct {
+	WalletID  uuid.UUID `json:"wallet_id"`
+	Asset     string    `json:"asset"`
+	Balance   int64     `json:"balance"`
+	Available int64     `json:"available"`
+	Held      int64     `json:"held"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AuditView is the body of GET /v1/wallets/{id}/balance/audit.
+type AuditView struct {
+	WalletID         uuid.UUID `json:"wallet_id"`
+	Asset            string    `json:"asset"`
+	ProjectedBalance int64     `json:"projected_balance"`
+	JournalBalance   int64     `json:"journal_balance"`
+	ProjectedHeld    int64     `json:"projected_held"`
+	JournalHeld      int64     `json:"journal_held"`
+	Consistent       bool      `json:"consistent"`
+	EntryCount       int64     `json:"entry_count"`
+	CheckedAt        time.Time `json:"checked_at"`
+}
+
+// visibleWallet returns the wallet when caller may see it. Another owner's wallet answers exactly like a missing
+// one, so its existence is never revealed.
+func (q *Queries) visibleWallet(ctx context.Context, caller auth.Caller, id uuid.UUID) (eventstore.Wallet, error) {
+	w, err := eventstore.GetWallet(ctx, q.store.Pool(), id)
+	if err != nil {
+		return eventstore.Wallet{}, err
+	}
+	if !caller.IsAdmin() && (w.Kind != eventstore.KindUser || w.Owner != caller.Sub) {
+		return eventstore.Wallet{}, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", id)
+	}
+	return w, nil
+}
+
+// Wallet returns a wallet with its balance.
+func (q *Queries) Wallet(ctx context.Context, caller auth.Caller, id uuid.UUID) (projector.WalletView, error) {
+	w, err := q.visibleWallet(ctx, caller, id)
+	if err != nil {
+		return projector.WalletView{}, err
+	}
+	bal, err := projector.GetBalance(ctx, q.store.Pool(), id)
+	if err != nil {
+		return projector.WalletView{}, err
+	}
+	return projector.NewWalletView(w, bal), nil
+}
+
+// Balance returns a wallet's projected balance, which commits with every write.
+func (q *Queries) Balance(ctx context.Context, caller auth.Caller, id uuid.UUID) (BalanceView, error) {
+	if _, err := q.visibleWallet(ctx, caller, id); err != nil {
+		return BalanceView{}, err
+	}
+	b, err := projector.GetBalance(ctx, q.store.Pool(), id)
+	if err != nil {
+		return BalanceView{}, err
+	}
+	return BalanceView{WalletID: b.WalletID, Asset: b.Asset, Balance: b.Balance, Available: b.Available(),
+		Held: b.Held, Version: b.Version, UpdatedAt: b.UpdatedAt}, nil
+}
+
+// Audit recomputes a wallet's balance from the journal and compares it with the projection.
+func (q *Queries) Audit(ctx context.Context, caller auth.Caller, id uuid.UUID) (AuditView, error) {
+	if _, err := q.visibleWallet(ctx, caller, id); err != nil {
+		return AuditView{}, err
+	}
+	a, err := projector.AuditWallet(ctx, q.store, id)
+	if err != nil {
+		return AuditView{}, err
+	}
+	return AuditView{WalletID: a.WalletID, Asset: a.Asset, ProjectedBalance: a.ProjectedBalance,
+		JournalBalance: a.JournalBalance, ProjectedHeld: a.ProjectedHeld, JournalHeld: a.JournalHeld,
+		Consistent: a.Consistent(), EntryCount: a.EntryCount, CheckedAt: a.CheckedAt}, nil
+}
+
+// Transaction returns a journal transaction if the caller owns one of its wallets (or is an admin).
+func (q *Queries) Transaction(ctx context.Context, caller auth.Caller, id uuid.UUID) (eventstore.TransactionView, error) {
+	t, parties, err := eventstore.GetTransaction(ctx, q.store.Pool(), id)
+	if err != nil {
+		return eventstore.TransactionView{}, err
+	}
+	visible := caller.IsAdmin()
+	system := map[uuid.UUID]bool{}
+	for i, p := range parties {
+		if p.Kind == eventstore.KindSystem {
+			system[t.Entries[i].WalletID] = true
+		} else if p.Owner == caller.Sub {
+			visible = true
+		}
+	}
+	if !visible {
+		return eventstore.TransactionView{}, eventstore.Errorf(eventstore.ErrTransactionNotFound.Code, "transaction %s does not exist or is not visible to you", id)
+	}
+	return eventstore.ViewOf(t, func(w uuid.UUID) bool { return system[w] }), nil
+}
+
+// Routes registers the GET routes on r behind authentication with wallet:read.
+func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
+	read := authn.Require(auth.ScopeRead)
+	r.Handle("/v1/wallets/{id}", read(serve(q.Wallet))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/balance", read(serve(q.Balance))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/balance/audit", read(serve(q.Audit))).Methods(http.MethodGet)
+	r.Handle("/v1/transactions/{id}", read(serve(q.Transaction))).Methods(http.MethodGet)
+}
+
+// serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.
+func serve[V any](read func(context.Context, auth.Caller, uuid.UUID) (V, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := auth.CallerFrom(r.Context())
+		id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		v, err := read(r.Context(), caller, id)
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, v)
+	})
+}
