@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO ?= go
+
+.PHONY: build run test vet fmt migrate fuzz clean
+
+build: ## compile every binary into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+run: ## prepare PostgreSQL, migrate, start the service with a dev token
+	scripts/run_dev.sh
+
+test: ## prepare the services and run the whole suite
+	scripts/test.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+migrate: ## apply the schema migrations to DATABASE_URL
+	scripts/bootstrap_db.sh --migrate
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	$(GO) test ./internal/httpapi -run '^$$' -fuzz FuzzDecodeBody -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/auth -run '^$$' -fuzz FuzzVerify -fuzztime $${FUZZTIME:-30s}
+
+clean:
+	rm -rf bin/

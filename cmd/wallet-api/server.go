@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentic-commerce/wallet-ledger/command"
+	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
+	"github.com/agentic-commerce/wallet-ledger/migrations"
+	"github.com/agentic-commerce/wallet-ledger/query"
+)
+
+// app is the wallet-api's dependency graph.
+type app struct {
+	cfg      config.Config
+	pool     *pgxpool.Pool
+	commands *command.Commands
+	queries  *query.Queries
+	draining atomic.Bool
+}
+
+// newApp builds the graph. It does not wait for the database: the process starts, answers /v1/health, and reports
+// not ready (and 503 on every route that needs the database) until PostgreSQL answers.
+func newApp(ctx context.Context, cfg config.Config) (*app, error) {
+	poolCfg, err := eventstore.NewPoolConfig(cfg.DatabaseURL, cfg.DBMaxConns, cfg.StatementTimeout, cfg.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	store, err := eventstore.NewStore(pool)
+	if err != nil {
+		return nil, err
+	}
+	commands, err := command.New(store, cfg.SystemWalletID, cfg.IdempotencyTTL)
+	if err != nil {
+		return nil, err
+	}
+	queries, err := query.New(store)
+	if err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, pool: pool, commands: commands, queries: queries}, nil
+}
+
+// handler assembles the routes the configuration asks for.
+func (a *app) handler() http.Handler {
+	r := httpapi.NewRouter()
+	httpapi.RegisterHealth(r, a.ready, telemetry.SetDBReady)
+	authn := &httpapi.Authenticator{Verifier: auth.NewVerifier(a.cfg.JWTSecret, a.cfg.JWTAudience)}
+	if a.cfg.Routes == "all" || a.cfg.Routes == "command" {
+		command.Routes(r, a.commands, authn)
+	}
+	if a.cfg.Routes == "all" || a.cfg.Routes == "query" {
+		query.Routes(r, a.queries, authn)
+	}
+	r.Use(httpapi.Recover, httpapi.Timeout(a.cfg.RequestTimeout))
+	return r
+}
+
+// ready: the database answers and its schema is the one this binary was built for; and we are not draining.
+func (a *app) ready(ctx context.Context) (int32, error) {
+	if a.draining.Load() {
+		return 0, errors.New("shutting down")
+	}
+	var version int32
+	if err := a.pool.QueryRow(ctx, `SELECT version FROM `+migrations.VersionTable).Scan(&version); err != nil {
+		return 0, errors.New("the database does not answer or has no schema")
+	}
+	if want := migrations.Expected(); version != want {
+		return version, fmt.Errorf("schema is at version %d, this binary needs %d: run migrate", version, want)
+	}
+	return version, nil
+}
+
+// purgeKeys deletes expired idempotency keys every interval until ctx ends.
+func (a *app) purgeKeys(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.commands.PurgeExpiredKeys(ctx)
+			if err != nil {
+				slog.WarnContext(ctx, "purge idempotency keys", "error", err)
+				continue
+			}
+			if n > 0 {
+				slog.InfoContext(ctx, "purged expired idempotency keys", "count", n)
+			}
+		}
+	}
+}

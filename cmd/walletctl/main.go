@@ -1,0 +1,85 @@
+// Command walletctl is the operator's CLI: dev tokens, seeding, and (as they land) projection tools.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/config"
+)
+
+const usage = `usage: walletctl <command> [flags]
+
+commands:
+  token   --sub S --scope "wallet:read wallet:write" [--ttl 1h]   mint a dev token signed with JWT_SECRET
+  seed    --count N [--base-url URL]                             create and fund N deterministic wallets
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "token":
+		err = runToken(args[1:], stdout)
+	case "seed":
+		err = runSeed(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "walletctl: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "walletctl:", err)
+		return 1
+	}
+	return 0
+}
+
+func runToken(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	sub := fs.String("sub", "", "subject (the caller's identity); required")
+	scope := fs.String("scope", auth.ScopeRead+" "+auth.ScopeWrite, "space-separated scopes")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *sub == "" {
+		return fmt.Errorf("token: --sub is required")
+	}
+	if *ttl <= 0 {
+		return fmt.Errorf("token: --ttl must be positive")
+	}
+	secret := os.Getenv("JWT_SECRET")
+	if secret == "" {
+		secret = config.DefaultJWTSecret
+	}
+	audience := os.Getenv("JWT_AUDIENCE")
+	if audience == "" {
+		audience = config.DefaultJWTAudience
+	}
+	tok, err := auth.Mint(secret, audience, *sub, strings.Fields(*scope), *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

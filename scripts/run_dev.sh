@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make run: prepare PostgreSQL, migrate, build, and start the wallet-api (and the relay once it exists) on
+# 127.0.0.1:8080, printing a dev token and a curl example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@localhost:5432/wallet_service?sslmode=disable}"
+export JWT_SECRET="${JWT_SECRET:-dev-secret-change-me}"
+export JWT_AUDIENCE="${JWT_AUDIENCE:-agentic-commerce}"
+export HTTP_ADDR="${HTTP_ADDR:-:8080}"
+
+scripts/bootstrap_db.sh
+make --no-print-directory build
+bin/migrate
+
+TOKEN="$(bin/walletctl token --sub demo --scope 'wallet:read wallet:write wallet:admin' --ttl 24h)"
+port="${HTTP_ADDR##*:}"
+cat <<MSG
+
+wallet-api starting on http://localhost:${port}
+A dev token for sub "demo" with every scope (24h):
+
+export TOKEN=${TOKEN}
+
+curl -X POST http://localhost:${port}/v1/wallets \\
+  -H "Authorization: Bearer \$TOKEN" \\
+  -H "Content-Type: application/json" \\
+  -H "Idempotency-Key: \$(uuidgen 2>/dev/null || date +%s%N)" \\
+  -d '{"wallet_id":"11111111-1111-4111-8111-111111111111","asset":"USD"}'
+
+MSG
+exec bin/wallet-api
