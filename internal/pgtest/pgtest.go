@@ -227,4 +227,3 @@ func redact(u string) string {
 	}
 	return p.Redacted()
 }
-
