@@ -13,7 +13,8 @@ import (
 // pgxpool.NewWithConfig, after Setup. Statement text is recorded (it is parameterised); argument values never are.
 // A tracer already set on cfg keeps running alongside.
 func InstrumentPgx(cfg *pgxpool.Config) {
-	t := otelpgx.NewTracer()
+	// The operation name (SELECT, INSERT, ...) on the duration metric is low-cardinality; the default leaves it off.
+	t := otelpgx.NewTracer(otelpgx.WithMetricOperationName(otelpgx.SQLOperationName))
 	if prev := cfg.ConnConfig.Tracer; prev != nil {
 		cfg.ConnConfig.Tracer = multitracer.New(prev, t)
 		return

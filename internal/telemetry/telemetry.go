@@ -200,7 +200,11 @@ func (t *Telemetry) Dropped() DropStats { return t.drops.snapshot() }
 func (t *Telemetry) Disabled() bool { return t.disabled }
 
 func newResource(ctx context.Context, serviceName string) (*resource.Resource, error) {
-	base := resource.NewSchemaless(semconv.ServiceName(serviceName))
+	// service.instance.id keeps replicas apart: Prometheus' instance label is made from it, and two pods writing the
+	// same series would clash. Hostname (the pod name on Kubernetes) plus PID is unique and readable.
+	host, _ := os.Hostname()
+	base := resource.NewSchemaless(semconv.ServiceName(serviceName),
+		semconv.ServiceInstanceID(fmt.Sprintf("%s:%d", host, os.Getpid())))
 	// WithFromEnv reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; merging it last lets them win over serviceName.
 	env, err := resource.New(ctx, resource.WithFromEnv(), resource.WithTelemetrySDK(), resource.WithHost(),
 		resource.WithProcessPID(), resource.WithProcessRuntimeName())

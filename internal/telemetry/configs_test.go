@@ -1,0 +1,294 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const obsDir = "../../deploy/doks/observability"
+
+// promtool runs promtool with args in dir. A missing promtool fails the test: skipping would hide broken configs.
+func promtool(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool not found on PATH: run scripts/install_promtool.sh (Debian package prometheus): %v", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func TestPrometheusConfigAndRulesPassPromtool(t *testing.T) {
+	dir := filepath.Join(obsDir, "prometheus")
+	promtool(t, dir, "check", "config", "prometheus.yml")
+	promtool(t, dir, "check", "rules", "alerts.yml")
+	// Each alert fires on the series that should trigger it and stays quiet on healthy ones.
+	promtool(t, dir, "test", "rules", "alerts_test.yml")
+}
+
+// promQuery is one PromQL expression and where it came from.
+type promQuery struct{ where, expr string }
+
+func alertQueries(t *testing.T) []promQuery {
+	t.Helper()
+	var doc struct {
+		Groups []struct {
+			Rules []struct {
+				Alert, Record, Expr string
+			}
+		}
+	}
+	readYAML(t, filepath.Join(obsDir, "prometheus", "alerts.yml"), &doc)
+	var out []promQuery
+	for _, g := range doc.Groups {
+		for _, r := range g.Rules {
+			out = append(out, promQuery{"alert " + r.Alert + r.Record, r.Expr})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("alerts.yml has no rules")
+	}
+	return out
+}
+
+type dashboard struct {
+	Title      string
+	Templating struct {
+		List []struct {
+			Name  string
+			Type  string
+			Query json.RawMessage
+		}
+	}
+	Panels []struct {
+		Title      string
+		Type       string
+		Datasource struct{ Type string }
+		Targets    []struct {
+			Expr       string
+			Datasource struct{ Type string }
+		}
+	}
+}
+
+func loadDashboard(t *testing.T) dashboard {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(obsDir, "grafana", "dashboards.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("dashboards.json is not valid JSON: %v", err)
+	}
+	return d
+}
+
+// dashboardQueries returns the PromQL of every Prometheus panel target and templating query.
+func dashboardQueries(t *testing.T, d dashboard) []promQuery {
+	t.Helper()
+	var out []promQuery
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if tg.Datasource.Type == "loki" || (tg.Datasource.Type == "" && p.Datasource.Type == "loki") {
+				continue
+			}
+			if strings.TrimSpace(tg.Expr) == "" {
+				t.Errorf("panel %q has a target without a query", p.Title)
+				continue
+			}
+			out = append(out, promQuery{"panel " + p.Title, tg.Expr})
+		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		var q struct{ Query string }
+		if err := json.Unmarshal(v.Query, &q); err != nil || q.Query == "" {
+			t.Fatalf("templating variable %s: query %s", v.Name, v.Query)
+		}
+		out = append(out, promQuery{"variable " + v.Name, q.Query})
+	}
+	return out
+}
+
+func TestDashboardHasTheRequiredPanels(t *testing.T) {
+	d := loadDashboard(t)
+	titles := map[string]bool{}
+	for _, p := range d.Panels {
+		titles[p.Title] = true
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+	}
+	for _, want := range []string{"Request rate by route", "p95 latency by route", "5xx rate", "Commit throughput by kind",
+		"Idempotency conflicts and replays", "DB readiness", "Outbox lag and backlog", "Audit discrepancies",
+		"Time since last clean audit"} {
+		if !titles[want] {
+			t.Errorf("dashboard lacks the panel %q", want)
+		}
+	}
+}
+
+// grafanaVars are replaced by what Grafana would substitute, so promtool can parse the panel queries.
+var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
+
+func TestDashboardQueriesAreValidPromQL(t *testing.T) {
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	for i, q := range dashboardQueries(t, loadDashboard(t)) {
+		if strings.HasPrefix(q.where, "variable ") {
+			continue // Grafana's label_values() is not PromQL
+		}
+		expr, _ := json.Marshal(grafanaVars.Replace(q.expr)) // a JSON string is a valid YAML scalar
+		rules.WriteString("      - record: dashboard:query_" + strconv.Itoa(i) + "\n")
+		rules.WriteString("        expr: " + string(expr) + "\n")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "dashboard_rules.yml"), []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promtool(t, dir, "check", "rules", "dashboard_rules.yml")
+}
+
+// TestQueriesUseOnlyExportedMetrics holds every alert and dashboard query to the metrics a real run exported,
+// translated to Prometheus names: a renamed or never-emitted metric would leave a panel empty or an alert mute.
+func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
+	set := exportedPrometheusNames(t)
+	queries := append(alertQueries(t), dashboardQueries(t, loadDashboard(t))...)
+	used := map[string]bool{}
+	for _, q := range queries {
+		metrics, labels := promqlNames(grafanaVars.Replace(q.expr))
+		if len(metrics) == 0 {
+			t.Errorf("%s: found no metric name in %q", q.where, q.expr)
+		}
+		for _, m := range metrics {
+			used[m] = true
+			if !set.metrics[m] {
+				t.Errorf("%s: metric %s is not exported by the service (exported: %v)", q.where, m, keys(set.metrics))
+			}
+		}
+		for _, l := range labels {
+			if !set.labels[l] {
+				t.Errorf("%s: label %s is on no exported metric (exported labels: %v)", q.where, l, keys(set.labels))
+			}
+		}
+	}
+	t.Logf("OTel metrics exported: %v", set.otelNames)
+	t.Logf("Prometheus names used by alerts and dashboards: %v", keys(used))
+}
+
+func TestLokiConfigIsSingleBinaryOnFilesystem(t *testing.T) {
+	var c struct {
+		AuthEnabled bool `yaml:"auth_enabled"`
+		Common      struct {
+			ReplicationFactor int `yaml:"replication_factor"`
+			Storage           struct {
+				Filesystem struct {
+					ChunksDirectory string `yaml:"chunks_directory"`
+				}
+			}
+			Ring struct{ Kvstore struct{ Store string } }
+		}
+		SchemaConfig struct {
+			Configs []struct {
+				Store, Schema string
+				ObjectStore   string `yaml:"object_store"`
+			}
+		} `yaml:"schema_config"`
+		Limits struct {
+			Structured bool `yaml:"allow_structured_metadata"`
+		} `yaml:"limits_config"`
+	}
+	readYAML(t, filepath.Join(obsDir, "loki", "loki-config.yaml"), &c)
+	if c.Common.ReplicationFactor != 1 || c.Common.Ring.Kvstore.Store != "inmemory" || c.Common.Storage.Filesystem.ChunksDirectory == "" {
+		t.Errorf("want a single-binary, filesystem Loki: %+v", c.Common)
+	}
+	if len(c.SchemaConfig.Configs) == 0 || c.SchemaConfig.Configs[0].ObjectStore != "filesystem" || c.SchemaConfig.Configs[0].Store != "tsdb" {
+		t.Errorf("want a tsdb schema on the filesystem: %+v", c.SchemaConfig)
+	}
+	if !c.Limits.Structured {
+		t.Error("OTLP logs need allow_structured_metadata")
+	}
+}
+
+var (
+	alloyBlock = regexp.MustCompile(`(?m)^([a-z_]+(?:\.[a-z_]+)+)\s+"([a-zA-Z0-9_]+)"\s*\{`)
+	alloyRef   = regexp.MustCompile(`\b((?:otelcol|prometheus|loki)(?:\.[a-z_]+)+)\.([a-zA-Z0-9_]+)\.(input|receiver|targets)\b`)
+)
+
+// TestAlloyConfigWiring checks what can be checked without an Alloy binary (not packaged for Debian): balanced
+// blocks, every component an output or forward_to names is defined, and the pipeline has its required parts.
+func TestAlloyConfigWiring(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(obsDir, "alloy", "config.alloy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code strings.Builder
+	for _, line := range strings.Split(string(raw), "\n") {
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		code.WriteString(line + "\n")
+	}
+	src := code.String()
+	if strings.Count(src, "{") != strings.Count(src, "}") || strings.Count(src, "[") != strings.Count(src, "]") ||
+		strings.Count(src, `"`)%2 != 0 {
+		t.Fatal("config.alloy has unbalanced braces, brackets or quotes")
+	}
+	defined := map[string]bool{}
+	for _, m := range alloyBlock.FindAllStringSubmatch(src, -1) {
+		defined[m[1]+"."+m[2]] = true
+	}
+	for _, m := range alloyRef.FindAllStringSubmatch(src, -1) {
+		if !defined[m[1]+"."+m[2]] {
+			t.Errorf("config.alloy refers to %s.%s.%s, which it does not define", m[1], m[2], m[3])
+		}
+	}
+	for _, want := range []string{"otelcol.receiver.otlp.default", "otelcol.processor.batch.default",
+		"otelcol.exporter.prometheus.default", "prometheus.remote_write.default", "otelcol.exporter.loki.default",
+		"loki.write.default", "otelcol.exporter.otlp.traces"} {
+		if !defined[want] {
+			t.Errorf("config.alloy lacks %s", want)
+		}
+	}
+	for _, want := range []string{`endpoint = "0.0.0.0:4317"`, `endpoint = "0.0.0.0:4318"`, `sys.env("TRACES_OTLP_ENDPOINT")`} {
+		if !strings.Contains(src, want) {
+			t.Errorf("config.alloy lacks %s", want)
+		}
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
