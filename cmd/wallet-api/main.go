@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 )
 
 func main() {
@@ -22,6 +23,16 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	// Setup never waits for the collector. A malformed OTEL_* setting keeps the stderr JSON log and goes on.
+	tel, err := telemetry.Setup(ctx, "wallet-api")
+	if err != nil {
+		slog.Error("telemetry disabled", "error", err)
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(flushCtx)
+	}()
 
 	cfg, err := config.Load()
 	if err != nil {

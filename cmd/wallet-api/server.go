@@ -37,9 +37,13 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	telemetry.InstrumentPgx(poolCfg)
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	if err := telemetry.RegisterPoolMetrics(pool); err != nil {
+		slog.Warn("no DB pool metrics", "error", err)
 	}
 	store, err := eventstore.NewStore(pool)
 	if err != nil {
@@ -60,7 +64,7 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 func (a *app) handler() http.Handler {
 	r := httpapi.NewRouter()
 	httpapi.RegisterHealth(r, a.ready, telemetry.SetDBReady)
-	authn := &httpapi.Authenticator{Verifier: auth.NewVerifier(a.cfg.JWTSecret, a.cfg.JWTAudience)}
+	authn := &httpapi.Authenticator{Verifier: auth.NewVerifier(a.cfg.JWTSecret, a.cfg.JWTAudience), RecordSub: telemetry.SetSub}
 	if a.cfg.Routes == "all" || a.cfg.Routes == "command" {
 		command.Routes(r, a.commands, authn)
 	}
@@ -68,7 +72,8 @@ func (a *app) handler() http.Handler {
 		query.Routes(r, a.queries, authn)
 	}
 	r.Use(httpapi.Recover, httpapi.Timeout(a.cfg.RequestTimeout))
-	return r
+	// Outside the router, so 404s and 405s get a span, a duration and an access line too.
+	return telemetry.Middleware(r)(r)
 }
 
 // ready: the database answers and its schema is the one this binary was built for; and we are not draining.
