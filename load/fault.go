@@ -42,12 +42,14 @@ func driveFault(ctx context.Context, began time.Time, f *Fault, plan *FaultPlan,
 
 // FaultReport says how the service behaved around the fault.
 type FaultReport struct {
-	Name            string         `json:"name"`
-	InjectedAtS     float64        `json:"injected_at_s"`
-	HealedAtS       float64        `json:"healed_at_s"`
+	Name        string  `json:"name"`
+	InjectedAtS float64 `json:"injected_at_s"`
+	HealedAtS   float64 `json:"healed_at_s"`
+	// WindowStatuses counts answers to requests in flight between injection
+	// and heal; 503s in the recovery allowance after it are excused too.
 	WindowStatuses  map[string]int `json:"window_statuses"`
 	WritesRefused   int            `json:"writes_refused"`
-	WritesCommitted int            `json:"writes_committed_in_window"`
+	WritesCommitted int            `json:"writes_committed_during_fault"`
 	Forbidden       int            `json:"forbidden_answers"`
 	Hangs           int            `json:"hangs"`
 	RecoveryS       float64        `json:"recovery_s"`
@@ -97,10 +99,13 @@ func analyseFault(sc *Scenario, plan *FaultPlan, samples []sample, ft faultTimes
 		if !inWindow(s, ft, f) {
 			continue
 		}
-		rep.WindowStatuses[statusLabel(s.code)]++
+		during := s.end() >= ft.injected && s.start <= ft.healed
+		if during {
+			rep.WindowStatuses[statusLabel(s.code)]++
+		}
 		switch {
 		case ok[s.code]:
-			if s.op.IsWrite() {
+			if s.op.IsWrite() && during {
 				rep.WritesCommitted++
 			}
 		case faultOK[s.code] || (s.code == 0 && plan.AllowTransportErrors && !isTimeout(s.err)):

@@ -54,7 +54,11 @@ func buildReport(sc *Scenario, cfg RunConfig, col *collector, elapsed time.Durat
 	r := &Report{Scenario: sc.Name, BaseURL: cfg.BaseURL, StartedAt: began.UTC(), DurationS: elapsed.Seconds(),
 		Requests: len(col.samples), ExpectedReqs: sc.ExpectedRequests(), Statuses: map[string]int{},
 		Ops: col.summaries(elapsed), Thresholds: sc.Thresholds}
-	w := col.writePercentiles()
+	var skip func(sample) bool
+	if ft != nil && sc.Fault != nil {
+		skip = func(s sample) bool { return inWindow(s, *ft, sc.Fault) }
+	}
+	w := col.writePercentiles(skip)
 	r.WriteP50MS, r.WriteP95MS, r.WriteP99MS, r.WriteMaxMS = w[0], w[1], w[2], w[3]
 	faultOK := map[int]bool{}
 	for _, c := range sc.Thresholds.FaultStatuses {

@@ -119,12 +119,14 @@ func (c *collector) summaries(elapsed time.Duration) map[Op]OpSummary {
 	return out
 }
 
-// writePercentiles pools every write operation's latencies.
-func (c *collector) writePercentiles() [4]float64 {
+// writePercentiles pools the write operations' latencies, leaving out the
+// samples skip rejects (the fault window, whose latency is the timeout by
+// design and is judged by the fault analysis instead).
+func (c *collector) writePercentiles(skip func(sample) bool) [4]float64 {
 	var all []time.Duration
-	for op, l := range c.byOp {
-		if op.IsWrite() {
-			all = append(all, l...)
+	for _, s := range c.samples {
+		if s.op.IsWrite() && (skip == nil || !skip(s)) {
+			all = append(all, s.lat)
 		}
 	}
 	return percentiles(all)

@@ -1,5 +1,6 @@
 // Deterministic IDs shared with cmd/loadgen and `walletctl seed` (load/client.go):
-// seeded wallet i is UUIDv5(WALLET_NAMESPACE, String(i)). No k6 imports here, so
+// seeded wallet i is SHA-1(WALLET_NAMESPACE, String(i)) stamped as a version-4 UUID (the API
+// reserves version 5 for system wallets). No k6 imports here, so
 // the Go tests can run this file under Node and compare with the Go derivation.
 
 // UUIDv5(NameSpaceURL, "urn:wallet-ledger:loadgen:wallet"); load/k6_test.go checks it.
@@ -18,21 +19,21 @@ function utf8(s) {
   return Uint8Array.from(out);
 }
 
-// uuidv5 needs a SHA-1 function taking an ArrayBuffer and returning hex, so it
+// nameUUID needs a SHA-1 function taking an ArrayBuffer and returning hex, so it
 // runs under k6 (k6/crypto) and Node (node:crypto) alike.
-export function uuidv5(sha1Hex, namespace, name) {
+export function nameUUID(sha1Hex, namespace, name) {
   const ns = uuidBytes(namespace);
   const nm = utf8(name);
   const buf = new Uint8Array(ns.length + nm.length);
   buf.set(ns, 0);
   buf.set(nm, ns.length);
   const h = sha1Hex(buf.buffer).slice(0, 32).split('');
-  h[12] = '5'; // version 5
+  h[12] = '4'; // version 4: v5 IDs are reserved for system wallets
   h[16] = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16); // RFC 4122 variant
   const s = h.join('');
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
 }
 
 export function walletID(sha1Hex, i) {
-  return uuidv5(sha1Hex, WALLET_NAMESPACE, String(i));
+  return nameUUID(sha1Hex, WALLET_NAMESPACE, String(i));
 }
