@@ -27,3 +27,10 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 
 clean:
 	rm -rf bin/
+
+.PHONY: helm deploy-check
+helm: ## build the helm CLI into bin/helm (Go module proxy, no download)
+	scripts/install_helm.sh
+
+deploy-check: helm ## lint and render the Helm chart, validate compose, match the Dockerfile to cmd/
+	$(GO) test -count=1 ./deploy/...
