@@ -6,12 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
 )
 
 const obsDir = "../../deploy/doks/observability"
@@ -39,91 +40,13 @@ func TestPrometheusConfigAndRulesPassPromtool(t *testing.T) {
 	promtool(t, dir, "test", "rules", "alerts_test.yml")
 }
 
-// promQuery is one PromQL expression and where it came from.
-type promQuery struct{ where, expr string }
-
-func alertQueries(t *testing.T) []promQuery {
+func loadDashboard(t *testing.T) otlptest.Dashboard {
 	t.Helper()
-	var doc struct {
-		Groups []struct {
-			Rules []struct {
-				Alert, Record, Expr string
-			}
-		}
-	}
-	readYAML(t, filepath.Join(obsDir, "prometheus", "alerts.yml"), &doc)
-	var out []promQuery
-	for _, g := range doc.Groups {
-		for _, r := range g.Rules {
-			out = append(out, promQuery{"alert " + r.Alert + r.Record, r.Expr})
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("alerts.yml has no rules")
-	}
-	return out
-}
-
-type dashboard struct {
-	Title      string
-	Templating struct {
-		List []struct {
-			Name  string
-			Type  string
-			Query json.RawMessage
-		}
-	}
-	Panels []struct {
-		Title      string
-		Type       string
-		Datasource struct{ Type string }
-		Targets    []struct {
-			Expr       string
-			Datasource struct{ Type string }
-		}
-	}
-}
-
-func loadDashboard(t *testing.T) dashboard {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(obsDir, "grafana", "dashboards.json"))
+	d, err := otlptest.LoadDashboard(obsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d dashboard
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatalf("dashboards.json is not valid JSON: %v", err)
-	}
 	return d
-}
-
-// dashboardQueries returns the PromQL of every Prometheus panel target and templating query.
-func dashboardQueries(t *testing.T, d dashboard) []promQuery {
-	t.Helper()
-	var out []promQuery
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			if tg.Datasource.Type == "loki" || (tg.Datasource.Type == "" && p.Datasource.Type == "loki") {
-				continue
-			}
-			if strings.TrimSpace(tg.Expr) == "" {
-				t.Errorf("panel %q has a target without a query", p.Title)
-				continue
-			}
-			out = append(out, promQuery{"panel " + p.Title, tg.Expr})
-		}
-	}
-	for _, v := range d.Templating.List {
-		if v.Type != "query" {
-			continue
-		}
-		var q struct{ Query string }
-		if err := json.Unmarshal(v.Query, &q); err != nil || q.Query == "" {
-			t.Fatalf("templating variable %s: query %s", v.Name, v.Query)
-		}
-		out = append(out, promQuery{"variable " + v.Name, q.Query})
-	}
-	return out
 }
 
 func TestDashboardHasTheRequiredPanels(t *testing.T) {
@@ -144,17 +67,18 @@ func TestDashboardHasTheRequiredPanels(t *testing.T) {
 	}
 }
 
-// grafanaVars are replaced by what Grafana would substitute, so promtool can parse the panel queries.
-var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
-
 func TestDashboardQueriesAreValidPromQL(t *testing.T) {
 	var rules strings.Builder
 	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
-	for i, q := range dashboardQueries(t, loadDashboard(t)) {
-		if strings.HasPrefix(q.where, "variable ") {
+	queries, err := otlptest.DashboardQueries(loadDashboard(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range queries {
+		if strings.HasPrefix(q.Where, "variable ") {
 			continue // Grafana's label_values() is not PromQL
 		}
-		expr, _ := json.Marshal(grafanaVars.Replace(q.expr)) // a JSON string is a valid YAML scalar
+		expr, _ := json.Marshal(otlptest.GrafanaVars.Replace(q.Expr)) // a JSON string is a valid YAML scalar
 		rules.WriteString("      - record: dashboard:query_" + strconv.Itoa(i) + "\n")
 		rules.WriteString("        expr: " + string(expr) + "\n")
 	}
@@ -169,27 +93,17 @@ func TestDashboardQueriesAreValidPromQL(t *testing.T) {
 // translated to Prometheus names: a renamed or never-emitted metric would leave a panel empty or an alert mute.
 func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
 	set := exportedPrometheusNames(t)
-	queries := append(alertQueries(t), dashboardQueries(t, loadDashboard(t))...)
-	used := map[string]bool{}
-	for _, q := range queries {
-		metrics, labels := promqlNames(grafanaVars.Replace(q.expr))
-		if len(metrics) == 0 {
-			t.Errorf("%s: found no metric name in %q", q.where, q.expr)
-		}
-		for _, m := range metrics {
-			used[m] = true
-			if !set.metrics[m] {
-				t.Errorf("%s: metric %s is not exported by the service (exported: %v)", q.where, m, keys(set.metrics))
-			}
-		}
-		for _, l := range labels {
-			if !set.labels[l] {
-				t.Errorf("%s: label %s is on no exported metric (exported labels: %v)", q.where, l, keys(set.labels))
-			}
-		}
+	queries, err := otlptest.AllQueries(obsDir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("OTel metrics exported: %v", set.otelNames)
-	t.Logf("Prometheus names used by alerts and dashboards: %v", keys(used))
+	for _, p := range otlptest.CheckQueries(queries, set, nil) {
+		t.Error(p)
+	}
+	if t.Failed() {
+		t.Logf("exported metrics: %v\nexported labels: %v", otlptest.Sorted(set.Metrics), otlptest.Sorted(set.Labels))
+	}
+	t.Logf("OTel metrics exported: %v", set.OTelNames)
 }
 
 func TestLokiConfigIsSingleBinaryOnFilesystem(t *testing.T) {
@@ -282,13 +196,4 @@ func readYAML(t *testing.T, path string, v any) {
 	if err := yaml.Unmarshal(raw, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

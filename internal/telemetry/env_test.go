@@ -10,6 +10,8 @@ import (
 	"github.com/gorilla/mux"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
 )
 
 func serveOnce(t *testing.T) {
@@ -24,15 +26,15 @@ func serveOnce(t *testing.T) {
 }
 
 func TestSDKDisabledExportsNothingButStillLogs(t *testing.T) {
-	rcv := newOTLPReceiver(t)
-	tel, stderr := setupTelemetry(t, rcv.srv.URL, map[string]string{"OTEL_SDK_DISABLED": "TRUE"})
+	rcv := otlptest.NewReceiver(t)
+	tel, stderr := setupTelemetry(t, rcv.URL(), map[string]string{"OTEL_SDK_DISABLED": "TRUE"})
 	if !tel.Disabled() {
 		t.Fatal("OTEL_SDK_DISABLED=TRUE should disable the SDK")
 	}
 	serveOnce(t)
 	RecordCommit(context.Background(), "transfer")
 	flush(t, tel)
-	if s, m, l := rcv.count(); s+m+l != 0 {
+	if s, m, l := rcv.Count(); s+m+l != 0 {
 		t.Fatalf("disabled SDK exported %d spans, %d metrics, %d logs", s, m, l)
 	}
 	if lines := stderr.jsonLines(t); len(lines) != 1 || lines[0]["route"] != "/v1/health" {
@@ -41,35 +43,33 @@ func TestSDKDisabledExportsNothingButStillLogs(t *testing.T) {
 }
 
 func TestEnvServiceNameResourceAndSampler(t *testing.T) {
-	rcv := newOTLPReceiver(t)
-	tel, _ := setupTelemetry(t, rcv.srv.URL, map[string]string{
+	rcv := otlptest.NewReceiver(t)
+	tel, _ := setupTelemetry(t, rcv.URL(), map[string]string{
 		"OTEL_SERVICE_NAME":        "wallet-api-canary",
 		"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=test,service.name=ignored",
 		"OTEL_TRACES_SAMPLER":      "always_off",
 	})
 	serveOnce(t)
 	eventually(t, tel, "metrics and logs", func() bool {
-		_, m, l := rcv.count()
+		_, m, l := rcv.Count()
 		return m > 0 && l > 0
 	})
-	if s, _, _ := rcv.count(); s != 0 {
+	if s, _, _ := rcv.Count(); s != 0 {
 		t.Errorf("OTEL_TRACES_SAMPLER=always_off: %d spans exported", s)
 	}
-	rcv.mu.Lock()
-	res := rcv.metrics[0].GetResource().GetAttributes()
-	rcv.mu.Unlock()
+	res := rcv.MetricResources()[0].GetAttributes()
 	// The specification gives OTEL_SERVICE_NAME precedence over service.name in OTEL_RESOURCE_ATTRIBUTES.
-	if got, _ := attr(res, "service.name"); got != "wallet-api-canary" {
+	if got, _ := otlptest.Attr(res, "service.name"); got != "wallet-api-canary" {
 		t.Errorf("service.name = %q, want OTEL_SERVICE_NAME's wallet-api-canary", got)
 	}
-	if got, _ := attr(res, "deployment.environment.name"); got != "test" {
+	if got, _ := otlptest.Attr(res, "deployment.environment.name"); got != "test" {
 		t.Errorf("OTEL_RESOURCE_ATTRIBUTES not applied: deployment.environment.name = %q", got)
 	}
 }
 
 func TestInjectExtractMapCarriesTraceContext(t *testing.T) {
-	rcv := newOTLPReceiver(t)
-	setupTelemetry(t, rcv.srv.URL, nil)
+	rcv := otlptest.NewReceiver(t)
+	setupTelemetry(t, rcv.URL(), nil)
 	ctx, span := otel.Tracer("test").Start(context.Background(), "write")
 	defer span.End()
 	md := InjectMap(ctx)
@@ -87,12 +87,12 @@ func TestInjectExtractMapCarriesTraceContext(t *testing.T) {
 }
 
 func TestGaugesReportNothingUntilSet(t *testing.T) {
-	rcv := newOTLPReceiver(t)
-	tel, _ := setupTelemetry(t, rcv.srv.URL, nil)
+	rcv := otlptest.NewReceiver(t)
+	tel, _ := setupTelemetry(t, rcv.URL(), nil)
 	resetGauges()
 	RecordCommit(context.Background(), "transfer")
 	flush(t, tel)
-	for _, m := range rcv.metricList() {
+	for _, m := range rcv.Metrics() {
 		switch m.GetName() {
 		case "relay.outbox.lag", "relay.outbox.backlog", "audit.discrepancies", "audit.last_clean.timestamp":
 			t.Errorf("%s reported before it was ever set: %v", m.GetName(), m)
@@ -106,7 +106,7 @@ func TestGaugesReportNothingUntilSet(t *testing.T) {
 	want := map[string]float64{"relay.outbox.lag": 2.5, "relay.outbox.backlog": 7, "audit.discrepancies": 3,
 		"audit.last_clean.timestamp": float64(clean.Unix())}
 	got := map[string]float64{}
-	for _, m := range rcv.metricList() {
+	for _, m := range rcv.Metrics() {
 		for _, dp := range m.GetGauge().GetDataPoints() {
 			got[m.GetName()] = dp.GetAsDouble() + float64(dp.GetAsInt())
 		}

@@ -17,6 +17,8 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
 )
 
 const (
@@ -126,8 +128,8 @@ func eventually(t *testing.T, tel *Telemetry, what string, cond func() bool) {
 }
 
 func TestPipelineExportsTracesMetricsAndLogs(t *testing.T) {
-	rcv := newOTLPReceiver(t)
-	tel, stderr := setupTelemetry(t, rcv.srv.URL, nil)
+	rcv := otlptest.NewReceiver(t)
+	tel, stderr := setupTelemetry(t, rcv.URL(), nil)
 	pool := instrumentedPool(t)
 	srv := httptest.NewServer(Handler(itemsRouter(t, pool)))
 	defer srv.Close()
@@ -147,9 +149,9 @@ func TestPipelineExportsTracesMetricsAndLogs(t *testing.T) {
 		t.Fatalf("boom: status %d, want 503", got)
 	}
 
-	var server receivedSpan
+	var server otlptest.Span
 	eventually(t, tel, "the server span of POST /v1/items/{id}", func() bool {
-		for _, s := range rcv.spans() {
+		for _, s := range rcv.Spans() {
 			if s.GetName() == "POST /v1/items/{id}" {
 				server = s
 				return true
@@ -158,31 +160,31 @@ func TestPipelineExportsTracesMetricsAndLogs(t *testing.T) {
 		return false
 	})
 	checkServerSpan(t, server)
-	checkSQLChildren(t, rcv.spans(), server)
-	for _, s := range rcv.spans() {
+	checkSQLChildren(t, rcv.Spans(), server)
+	for _, s := range rcv.Spans() {
 		if strings.Contains(s.GetName(), id) {
 			t.Errorf("span name %q holds the raw path; want the route template", s.GetName())
 		}
 	}
-	if svc, _ := attr(server.resource.GetAttributes(), "service.name"); svc != "telemetry-test" {
+	if svc, _ := otlptest.Attr(server.Resource.GetAttributes(), "service.name"); svc != "telemetry-test" {
 		t.Errorf("service.name = %q, want telemetry-test", svc)
 	}
 
 	eventually(t, tel, "http.server.request.duration and pool metrics", func() bool {
 		names := map[string]bool{}
-		for _, m := range rcv.metricList() {
+		for _, m := range rcv.Metrics() {
 			names[m.GetName()] = true
 		}
 		return names[httpServerDuration] && names["pgxpool.acquired_connections"] && names["ledger.transactions.committed"]
 	})
-	checkDurationHistogram(t, rcv.metricList())
+	checkDurationHistogram(t, rcv.Metrics())
 
 	eventually(t, tel, "the OTLP access log record of the POST", func() bool {
-		return accessRecord(rcv.logRecords(), server.GetTraceId()) != nil
+		return accessRecord(rcv.Logs(), server.GetTraceId()) != nil
 	})
-	rec := accessRecord(rcv.logRecords(), server.GetTraceId())
+	rec := accessRecord(rcv.Logs(), server.GetTraceId())
 	for key, want := range map[string]string{"route": "/v1/items/{id}", "method": "POST", "status": "201", "sub": testSub} {
-		if got, _ := attr(rec.GetAttributes(), key); got != want {
+		if got, _ := otlptest.Attr(rec.GetAttributes(), key); got != want {
 			t.Errorf("OTLP access log %s = %q, want %q", key, got, want)
 		}
 	}
@@ -192,7 +194,7 @@ func TestPipelineExportsTracesMetricsAndLogs(t *testing.T) {
 	checkStderrAccessLog(t, stderr, hex.EncodeToString(server.GetSpanId()))
 
 	allLogs := stderr.String()
-	for _, r := range rcv.logRecords() {
+	for _, r := range rcv.Logs() {
 		allLogs += r.String()
 	}
 	for _, secret := range []string{"tok-SECRET", bodySecret} {
@@ -202,7 +204,7 @@ func TestPipelineExportsTracesMetricsAndLogs(t *testing.T) {
 	}
 }
 
-func checkServerSpan(t *testing.T, s receivedSpan) {
+func checkServerSpan(t *testing.T, s otlptest.Span) {
 	t.Helper()
 	if s.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 		t.Errorf("server span kind %v", s.GetKind())
@@ -215,7 +217,7 @@ func checkServerSpan(t *testing.T, s receivedSpan) {
 	}
 	for key, want := range map[string]string{"http.route": "/v1/items/{id}", "http.request.method": "POST",
 		"http.response.status_code": "201", "enduser.id": testSub} {
-		if got, _ := attr(s.GetAttributes(), key); got != want {
+		if got, _ := otlptest.Attr(s.GetAttributes(), key); got != want {
 			t.Errorf("server span %s = %q, want %q", key, got, want)
 		}
 	}
@@ -223,7 +225,7 @@ func checkServerSpan(t *testing.T, s receivedSpan) {
 
 // checkSQLChildren asserts the span tree: the INSERT (and the transaction's statements) are client spans whose
 // parent is the HTTP server span.
-func checkSQLChildren(t *testing.T, spans []receivedSpan, server receivedSpan) {
+func checkSQLChildren(t *testing.T, spans []otlptest.Span, server otlptest.Span) {
 	t.Helper()
 	var names []string
 	insert := false
@@ -231,11 +233,11 @@ func checkSQLChildren(t *testing.T, spans []receivedSpan, server receivedSpan) {
 		if string(s.GetParentSpanId()) != string(server.GetSpanId()) || string(s.GetTraceId()) != string(server.GetTraceId()) {
 			continue
 		}
-		if sys, _ := attr(s.GetAttributes(), "db.system.name"); sys != "postgresql" {
+		if sys, _ := otlptest.Attr(s.GetAttributes(), "db.system.name"); sys != "postgresql" {
 			continue
 		}
 		names = append(names, s.GetName())
-		if q, _ := attr(s.GetAttributes(), "db.query.text"); strings.HasPrefix(q, "INSERT INTO items") {
+		if q, _ := otlptest.Attr(s.GetAttributes(), "db.query.text"); strings.HasPrefix(q, "INSERT INTO items") {
 			insert = true
 			if s.GetKind() != tracepb.Span_SPAN_KIND_CLIENT {
 				t.Errorf("SQL span kind %v, want client", s.GetKind())
@@ -261,9 +263,9 @@ func checkDurationHistogram(t *testing.T, metrics []*metricspb.Metric) {
 			t.Fatalf("%s: unit %q histogram %v, want a histogram in s", httpServerDuration, m.GetUnit(), m.GetHistogram() != nil)
 		}
 		for _, dp := range m.GetHistogram().GetDataPoints() {
-			route, _ := attr(dp.GetAttributes(), "http.route")
-			method, _ := attr(dp.GetAttributes(), "http.request.method")
-			code, _ := attr(dp.GetAttributes(), "http.response.status_code")
+			route, _ := otlptest.Attr(dp.GetAttributes(), "http.route")
+			method, _ := otlptest.Attr(dp.GetAttributes(), "http.request.method")
+			code, _ := otlptest.Attr(dp.GetAttributes(), "http.response.status_code")
 			seen[fmt.Sprintf("%s %s %s", method, route, code)] = true
 			if strings.Contains(route, "nowhere") {
 				t.Errorf("unmatched request recorded with route %q", route)

@@ -1,4 +1,7 @@
-package telemetry
+// Package otlptest is an in-process OTLP/HTTP collector for tests: it decodes the protobuf payloads the SDK exporters
+// send and keeps them for assertions, and it translates exported metrics to the names Prometheus stores, so tests
+// can hold dashboards and alerts to what a real run emitted.
+package otlptest
 
 import (
 	"compress/gzip"
@@ -20,9 +23,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// otlpReceiver is an in-process OTLP/HTTP collector: it decodes the protobuf payloads the SDK exporters send to
+// Receiver is an in-process OTLP/HTTP collector: it decodes the protobuf payloads the SDK exporters send to
 // /v1/traces, /v1/metrics and /v1/logs and keeps them for assertions.
-type otlpReceiver struct {
+type Receiver struct {
 	srv *httptest.Server
 
 	mu      sync.Mutex
@@ -31,9 +34,10 @@ type otlpReceiver struct {
 	logs    []*logspb.ResourceLogs
 }
 
-func newOTLPReceiver(t *testing.T) *otlpReceiver {
+// NewReceiver starts a receiver that lives until the test ends.
+func NewReceiver(t testing.TB) *Receiver {
 	t.Helper()
-	rcv := &otlpReceiver{}
+	rcv := &Receiver{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
 		var req coltrace.ExportTraceServiceRequest
@@ -70,7 +74,7 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 	return rcv
 }
 
-func decodeOTLP(t *testing.T, w http.ResponseWriter, r *http.Request, msg proto.Message) bool {
+func decodeOTLP(t testing.TB, w http.ResponseWriter, r *http.Request, msg proto.Message) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "application/x-protobuf" {
 		t.Errorf("OTLP request %s with Content-Type %q, want application/x-protobuf", r.URL.Path, ct)
 		http.Error(w, "bad content type", http.StatusUnsupportedMediaType)
@@ -103,27 +107,32 @@ func writeOTLP(w http.ResponseWriter, msg proto.Message) {
 	_, _ = w.Write(raw)
 }
 
-// receivedSpan is a span with the resource that sent it.
-type receivedSpan struct {
+// URL is the base URL to use as OTEL_EXPORTER_OTLP_ENDPOINT.
+func (rcv *Receiver) URL() string { return rcv.srv.URL }
+
+// Span is a received span with the resource that sent it.
+type Span struct {
 	*tracepb.Span
-	resource *resourcepb.Resource
+	Resource *resourcepb.Resource
 }
 
-func (rcv *otlpReceiver) spans() []receivedSpan {
+// Spans returns every span received so far.
+func (rcv *Receiver) Spans() []Span {
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
-	var out []receivedSpan
+	var out []Span
 	for _, rs := range rcv.traces {
 		for _, ss := range rs.GetScopeSpans() {
 			for _, s := range ss.GetSpans() {
-				out = append(out, receivedSpan{Span: s, resource: rs.GetResource()})
+				out = append(out, Span{Span: s, Resource: rs.GetResource()})
 			}
 		}
 	}
 	return out
 }
 
-func (rcv *otlpReceiver) metricList() []*metricspb.Metric {
+// Metrics returns every metric received so far (one entry per export).
+func (rcv *Receiver) Metrics() []*metricspb.Metric {
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	var out []*metricspb.Metric
@@ -135,7 +144,8 @@ func (rcv *otlpReceiver) metricList() []*metricspb.Metric {
 	return out
 }
 
-func (rcv *otlpReceiver) logRecords() []*logspb.LogRecord {
+// Logs returns every log record received so far.
+func (rcv *Receiver) Logs() []*logspb.LogRecord {
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	var out []*logspb.LogRecord
@@ -147,12 +157,24 @@ func (rcv *otlpReceiver) logRecords() []*logspb.LogRecord {
 	return out
 }
 
-func (rcv *otlpReceiver) count() (spans, metrics, logs int) {
-	return len(rcv.spans()), len(rcv.metricList()), len(rcv.logRecords())
+// Count returns how many spans, metrics and log records were received.
+func (rcv *Receiver) Count() (spans, metrics, logs int) {
+	return len(rcv.Spans()), len(rcv.Metrics()), len(rcv.Logs())
 }
 
-// attr returns the string form of the attribute key in kvs, and whether it is there.
-func attr(kvs []*commonpb.KeyValue, key string) (string, bool) {
+// MetricResources returns the resource of every metrics export received.
+func (rcv *Receiver) MetricResources() []*resourcepb.Resource {
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	var out []*resourcepb.Resource
+	for _, rm := range rcv.metrics {
+		out = append(out, rm.GetResource())
+	}
+	return out
+}
+
+// Attr returns the string form of the attribute key in kvs, and whether it is there.
+func Attr(kvs []*commonpb.KeyValue, key string) (string, bool) {
 	for _, kv := range kvs {
 		if kv.GetKey() != key {
 			continue
