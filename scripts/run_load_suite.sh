@@ -8,14 +8,14 @@
 #   LOADGEN_SOAK_DURATION=30m scripts/run_load_suite.sh   # a real soak
 #
 # Environment: PGHOST_URL (server, default postgres://postgres@127.0.0.1:5432), LOAD_DB (database name, dropped
-# and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:18080),
+# and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:28080),
 # DB_MAX_CONNS and other API settings pass through. Reports: load/reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PGHOST_URL=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 LOAD_DB=${LOAD_DB:-wallet_load}
-LOAD_API_ADDR=${LOAD_API_ADDR:-127.0.0.1:18080}
+LOAD_API_ADDR=${LOAD_API_ADDR:-127.0.0.1:28080}
 LOAD_PROFILES=${LOAD_PROFILES:-smoke baseline spike soak}
 LOADGEN_SOAK_DURATION=${LOADGEN_SOAK_DURATION:-60s}
 REPORTS=${LOADGEN_REPORTS:-load/reports}
@@ -57,14 +57,22 @@ wait_ready() { # url seconds
   done
 }
 
+port_free() { # host:port -> fails when something already listens there
+  ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
+}
+
 start_api() {
+  # Someone else's server on the port would take the load and its database the writes: refuse.
+  port_free "$LOAD_API_ADDR" || { echo "$LOAD_API_ADDR is already in use; set LOAD_API_ADDR" >&2; exit 2; }
   log "starting wallet-api on $LOAD_API_ADDR"
   DATABASE_URL=$DB_URL HTTP_ADDR=$LOAD_API_ADDR LOG_LEVEL=${LOG_LEVEL:-warn} \
     bin/wallet-api >"$RUN_DIR/api.log" 2>&1 &
-  PIDS+=($!)
+  local api=$!
+  PIDS+=($api)
   wait_ready "$BASE_URL" 30 || { tail -20 "$RUN_DIR/api.log"; exit 2; }
+  kill -0 "$api" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
   if [[ -x bin/relay ]]; then
-    DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=127.0.0.1:18081 LOG_LEVEL=${LOG_LEVEL:-warn} bin/relay >"$RUN_DIR/relay.log" 2>&1 &
+    DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=${LOAD_RELAY_ADDR:-127.0.0.1:28081} LOG_LEVEL=${LOG_LEVEL:-warn} bin/relay >"$RUN_DIR/relay.log" 2>&1 &
     PIDS+=($!)
   fi
 }

@@ -20,9 +20,9 @@ cd "$(dirname "$0")/.."
 PGHOST_URL=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 RES_DB=${RES_DB:-wallet_resiliency}
 RES_FAULTS=${RES_FAULTS:-proxy-reset proxy-blackhole api-kill pg-stop}
-API_ADDR=${RES_API_ADDR:-127.0.0.1:18090}
-PROXY_ADDR=127.0.0.1:15432
-PROXY_CTL=127.0.0.1:18474
+API_ADDR=${RES_API_ADDR:-127.0.0.1:28090}
+PROXY_ADDR=${RES_PROXY_ADDR:-127.0.0.1:25432}
+PROXY_CTL=${RES_PROXY_CTL:-127.0.0.1:28474}
 REPORTS=${LOADGEN_REPORTS:-load/reports}
 export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
 export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
@@ -69,6 +69,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+port_free() { # host:port -> fails when something already listens there
+  ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null
+}
+
 wait_ready() {
   local deadline=$((SECONDS + 30))
   until curl -fsS -o /dev/null "$BASE_URL/v1/ready" 2>/dev/null; do
@@ -88,6 +92,11 @@ echo \$! >"$RUN_DIR/api.pid"
 SH
   chmod +x "$RUN_DIR/start_api.sh"
 }
+
+# Someone else's server on these ports would take the load (and its database the writes): refuse.
+for a in "$API_ADDR" "$PROXY_ADDR" "$PROXY_CTL"; do
+  port_free "$a" || { echo "$a is already in use; set RES_API_ADDR / RES_PROXY_ADDR / RES_PROXY_CTL" >&2; exit 2; }
+done
 
 log "building binaries"
 mkdir -p bin
@@ -119,8 +128,10 @@ for fault in $RES_FAULTS; do
   esac
   log "fault $fault"
   write_start_api "$db_for_api"
+  port_free "$API_ADDR" || { echo "$API_ADDR is already in use" >&2; exit 2; }
   "$RUN_DIR/start_api.sh"
   wait_ready
+  kill -0 "$(cat "$RUN_DIR/api.pid")" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
   set +e
   timeout 10m bin/loadgen run -scenario resiliency_partition -base-url "$BASE_URL" -database-url "$DB_URL" \
     -reports "$REPORTS" "${args[@]}"
