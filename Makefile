@@ -34,3 +34,13 @@ helm: ## build the helm CLI into bin/helm (Go module proxy, no download)
 
 deploy-check: helm ## lint and render the Helm chart, validate compose, match the Dockerfile to cmd/
 	$(GO) test -count=1 ./deploy/...
+
+.PHONY: load resiliency bench-ceiling
+load: ## load suite: fresh DB, API, seed, smoke/baseline/spike/short soak with thresholds and invariants
+	scripts/run_load_suite.sh
+
+resiliency: ## fault suite: API-DB link reset and blackhole, API SIGKILL, hard PostgreSQL stop (disrupts the local server)
+	scripts/run_resiliency_suite.sh
+
+bench-ceiling: ## pgbench TPC-B-like at 16 clients on a scratch DB, then baseline, and their ratio
+	scripts/bench_ceiling.sh
