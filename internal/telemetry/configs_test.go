@@ -100,10 +100,9 @@ func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
 	for _, p := range otlptest.CheckQueries(queries, set, nil) {
 		t.Error(p)
 	}
-	if t.Failed() {
-		t.Logf("exported metrics: %v\nexported labels: %v", otlptest.Sorted(set.Metrics), otlptest.Sorted(set.Labels))
-	}
 	t.Logf("OTel metrics exported: %v", set.OTelNames)
+	t.Logf("as Prometheus series: %v", otlptest.Sorted(set.Metrics))
+	t.Logf("with labels: %v", otlptest.Sorted(set.Labels))
 }
 
 func TestLokiConfigIsSingleBinaryOnFilesystem(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
 )
 
@@ -74,7 +75,7 @@ func itemsRouter(t *testing.T, pool *pgxpool.Pool) *mux.Router {
 
 func instrumentedPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(testDatabaseURL(t))
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t, nil))
 	if err != nil {
 		t.Fatalf("parse pool config: %v", err)
 	}
