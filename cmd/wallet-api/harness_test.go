@@ -38,8 +38,8 @@ func testConfig(t testing.TB) config.Config {
 	return cfg
 }
 
-// api is a running wallet-api and a client for it.
-type api struct {
+// testAPI is a running wallet-api and a client for it.
+type testAPI struct {
 	t    testing.TB
 	app  *app
 	srv  *httptest.Server
@@ -47,18 +47,18 @@ type api struct {
 }
 
 // newAPI starts the wallet-api handler on the package database.
-func newAPI(t testing.TB) *api {
+func newAPI(t testing.TB) *testAPI {
 	t.Helper()
 	return newAPIWith(t, testConfig(t))
 }
 
-func newAPIWith(t testing.TB, cfg config.Config) *api {
+func newAPIWith(t testing.TB, cfg config.Config) *testAPI {
 	t.Helper()
 	a, err := newApp(context.Background(), cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(func() { srv.Close(); a.pool.Close() })
-	return &api{t: t, app: a, srv: srv, base: srv.URL}
+	return &testAPI{t: t, app: a, srv: srv, base: srv.URL}
 }
 
 // token mints a token for sub with scopes.
@@ -108,7 +108,7 @@ var keySeq atomic.Int64
 // newKey returns a unique idempotency key.
 func newKey() string { return fmt.Sprintf("test-%d-%s", keySeq.Add(1), uuid.NewString()[:8]) }
 
-func (a *api) do(req request) response {
+func (a *testAPI) do(req request) response {
 	a.t.Helper()
 	var body io.Reader
 	switch b := req.Body.(type) {
@@ -149,19 +149,19 @@ func (a *api) do(req request) response {
 }
 
 // post sends a JSON write with a fresh idempotency key.
-func (a *api) post(tok, path string, body any) response {
+func (a *testAPI) post(tok, path string, body any) response {
 	a.t.Helper()
 	return a.do(request{Method: http.MethodPost, Path: path, Token: tok, Key: newKey(), Body: body})
 }
 
 // get reads a path.
-func (a *api) get(tok, path string) response {
+func (a *testAPI) get(tok, path string) response {
 	a.t.Helper()
 	return a.do(request{Method: http.MethodGet, Path: path, Token: tok})
 }
 
 // createWallet opens a wallet of asset for the token's sub and returns its ID.
-func (a *api) createWallet(tok, asset string) string {
+func (a *testAPI) createWallet(tok, asset string) string {
 	a.t.Helper()
 	r := a.post(tok, "/v1/wallets", map[string]any{"asset": asset})
 	require.Equal(a.t, http.StatusCreated, r.Status, "create wallet: %s", r.Body)
@@ -169,7 +169,7 @@ func (a *api) createWallet(tok, asset string) string {
 }
 
 // fund credits a wallet through an admin adjustment.
-func (a *api) fund(walletID, asset string, amount int64) {
+func (a *testAPI) fund(walletID, asset string, amount int64) {
 	a.t.Helper()
 	r := a.post(token(a.t, "treasury", auth.ScopeAdmin), "/v1/adjustments",
 		map[string]any{"wallet_id": walletID, "asset": asset, "amount": amount, "reason": "test funding"})
@@ -177,7 +177,7 @@ func (a *api) fund(walletID, asset string, amount int64) {
 }
 
 // balance returns a wallet's balance as an admin sees it.
-func (a *api) balance(walletID string) int64 {
+func (a *testAPI) balance(walletID string) int64 {
 	a.t.Helper()
 	r := a.get(token(a.t, "auditor", auth.ScopeAdmin), "/v1/wallets/"+walletID+"/balance")
 	require.Equal(a.t, http.StatusOK, r.Status, "balance: %s", r.Body)
