@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap_db.sh
 # helm for the chart checks in ./deploy (built from source once, kept in bin/).
 scripts/install_helm.sh
+# promtool for the Prometheus config and alert-rule checks in ./internal/telemetry.
+scripts/install_promtool.sh
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@localhost:5432/wallet_service?sslmode=disable}}"
 
 echo "== gofmt"
