@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
@@ -111,15 +112,19 @@ func newKey() string { return fmt.Sprintf("test-%d-%s", keySeq.Add(1), uuid.NewS
 func (a *testAPI) do(req request) response {
 	a.t.Helper()
 	var body io.Reader
+	var sent []byte
 	switch b := req.Body.(type) {
 	case nil:
 	case string:
+		sent = []byte(b)
 		body = strings.NewReader(b)
 	case []byte:
+		sent = b
 		body = bytes.NewReader(b)
 	default:
 		enc, err := json.Marshal(b)
 		require.NoError(a.t, err)
+		sent = enc
 		body = bytes.NewReader(enc)
 	}
 	httpReq, err := http.NewRequest(req.Method, a.base+req.Path, body)
@@ -145,7 +150,20 @@ func (a *testAPI) do(req request) response {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(a.t, err)
+	// Every exchange is held to api/openapi.yaml: undocumented routes, statuses, headers or fields fail the test.
+	if err := contract(a.t).Check(apitest.Exchange{Method: req.Method, URL: httpReq.URL.String(), Header: httpReq.Header,
+		RequestBody: sent, Status: resp.StatusCode, RespHeader: resp.Header, RespBody: b}); err != nil {
+		a.t.Errorf("%v", err)
+	}
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// contract returns the validator of api/openapi.yaml, parsed once per test binary.
+func contract(t testing.TB) *apitest.Validator {
+	t.Helper()
+	v, err := apitest.Shared()
+	require.NoError(t, err, "api/openapi.yaml")
+	return v
 }
 
 // post sends a JSON write with a fresh idempotency key.
