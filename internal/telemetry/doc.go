@@ -11,9 +11,11 @@
 //	srv.Handler = telemetry.Middleware(router)(router)   // outside the router, not router.Use
 //	authn.RecordSub = telemetry.SetSub                   // the caller's sub for the access log
 //
-// In the write transaction, put telemetry.InjectMap(ctx) into the outbox message metadata; in the relay, start the
-// consume/publish spans from telemetry.ExtractMap(ctx, metadata) so one trace runs from the HTTP request to the
-// broker.
+// In the write transaction, put telemetry.InjectMap(ctx) into the outbox message metadata. In the relay, wrap the
+// handling of each event in StartConsume (its parent is the trace in the metadata) and the downstream publish in
+// StartPublish (which writes its own context into the outgoing headers), so one trace runs from the HTTP request
+// to the broker's subscribers. The relay records RecordRelayed, RecordPublishError, RecordQuarantined and
+// SetOutboxLag; whoever audits records SetAuditResult.
 //
 // # Metric names
 //

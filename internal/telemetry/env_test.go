@@ -117,3 +117,12 @@ func TestGaugesReportNothingUntilSet(t *testing.T) {
 		}
 	}
 }
+
+func TestSDKDisabledOnlyByTrue(t *testing.T) {
+	for v, want := range map[string]bool{"true": true, " True ": true, "TRUE": true, "1": false, "yes": false, "": false, "false": false} {
+		t.Setenv("OTEL_SDK_DISABLED", v)
+		if got := sdkDisabled(); got != want {
+			t.Errorf("OTEL_SDK_DISABLED=%q: disabled %v, want %v", v, got, want)
+		}
+	}
+}

@@ -223,9 +223,9 @@ func newResource(ctx context.Context, serviceName string) (*resource.Resource, e
 	return merged, nil
 }
 
+// sdkDisabled follows the specification's boolean rule: only "true", in any case, is true.
 func sdkDisabled() bool {
-	v, err := strconv.ParseBool(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")))
-	return err == nil && v
+	return strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true")
 }
 
 func levelFromEnv(v string) slog.Level {
