@@ -97,6 +97,10 @@ func (c *Commands) execute(ctx context.Context, idem Idempotency, instance strin
 		if err != nil {
 			return err
 		}
+		// One trace from the HTTP request to the downstream broker: the relay continues it from the metadata.
+		if err := eventstore.StampOutbox(b, telemetry.InjectMap(ctx)); err != nil {
+			return err
+		}
 		encoded, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
