@@ -112,7 +112,7 @@ func (f *forwarder) Handle(msg *message.Message) error {
 				}
 				telemetry.RecordQuarantined(ctx)
 				span.SetStatus(codes.Error, "quarantined")
-				f.log.ErrorContext(ctx, "relay quarantined an event", "event_id", msg.UUID, "event_type", eventType,
+				f.log.ErrorContext(ctx, "relay quarantined an event", "event_id", msg.UUID, "event_type", msg.Metadata.Get(eventstore.MetadataEventType),
 					"attempts", attempts, "error", err)
 				return nil
 			}
