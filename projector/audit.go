@@ -2,50 +2,260 @@ package projector
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
+)
+
+// The audit engine: one set of checks behind GET /v1/wallets/{id}/balance/audit (one wallet), the relay's
+// continuous audit (incremental and full) and cmd/audit (full). See checks.go for the SQL.
+
+// Audit modes.
+const (
+	ModeWallet      = "wallet"
+	ModeIncremental = "incremental"
+	ModeFull        = "full"
 )
 
 // WalletAudit compares one wallet's projection with the sum of its journal entries.
 type WalletAudit struct {
 	WalletID         uuid.UUID
 	Asset            string
+	Kind             string
+	HasWallet        bool
+	HasProjection    bool
 	ProjectedBalance int64
 	JournalBalance   int64
 	ProjectedHeld    int64
 	JournalHeld      int64
 	EntryCount       int64
+	LastEntryID      int64
 	CheckedAt        time.Time
 }
 
 // Consistent reports whether the projection equals the journal.
 func (a WalletAudit) Consistent() bool {
-	return a.ProjectedBalance == a.JournalBalance && a.ProjectedHeld == a.JournalHeld
+	return a.HasWallet && a.HasProjection &&
+		a.ProjectedBalance == a.JournalBalance && a.ProjectedHeld == a.JournalHeld
 }
 
-// AuditWallet recomputes walletID's sums from the journal and compares them with its projection. Both reads run
-// in one REPEATABLE READ snapshot, so a concurrent write cannot make a consistent wallet look inconsistent.
+// Report is the outcome of one audit pass.
+type Report struct {
+	Mode         string    `json:"mode"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at"`
+	DurationMS   int64     `json:"duration_ms"`
+	Events       int       `json:"events,omitempty"`
+	Wallets      int64     `json:"wallets_checked"`
+	Transactions int64     `json:"transactions_checked"`
+	Assets       int64     `json:"assets_checked"`
+	Findings     []Finding `json:"findings"`
+	// CheckedWallets are the wallets an incremental pass covered, so a caller can retire their older findings.
+	CheckedWallets []uuid.UUID `json:"-"`
+}
+
+// Clean reports whether the pass found nothing.
+func (r Report) Clean() bool { return len(r.Findings) == 0 }
+
+// Auditor runs the audit checks.
+type Auditor struct {
+	store *eventstore.Store
+	log   *slog.Logger
+	// StatementTimeout bounds each statement of a pass; a full sweep of a large ledger needs more than the API's.
+	StatementTimeout time.Duration
+	// MaxEvents bounds the outbox events one incremental pass consumes, so a backlog is worked off in slices.
+	MaxEvents int
+}
+
+// NewAuditor returns the engine on store; findings are logged to log (slog.Default when nil).
+func NewAuditor(store *eventstore.Store, log *slog.Logger) (*Auditor, error) {
+	if store == nil {
+		return nil, errors.New("projector: nil store")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Auditor{store: store, log: log, StatementTimeout: 10 * time.Minute, MaxEvents: 20000}, nil
+}
+
+// AuditWallet audits one wallet with the engine; it answers wallet_not_found when the wallet has no projection.
 func AuditWallet(ctx context.Context, store *eventstore.Store, walletID uuid.UUID) (WalletAudit, error) {
-	var out WalletAudit
-	err := store.InSnapshot(ctx, func(q eventstore.Querier) error {
-		bal, err := GetBalance(ctx, q, walletID)
+	a, err := NewAuditor(store, nil)
+	if err != nil {
+		return WalletAudit{}, err
+	}
+	return a.Wallet(ctx, walletID)
+}
+
+// Wallet recomputes walletID's sums from its whole journal and compares them with its projection, in one
+// REPEATABLE READ snapshot so a concurrent write cannot make a consistent wallet look inconsistent.
+func (a *Auditor) Wallet(ctx context.Context, walletID uuid.UUID) (WalletAudit, error) {
+	var out []WalletAudit
+	err := a.store.InSnapshot(ctx, func(q eventstore.Querier) error {
+		var err error
+		out, err = auditWallets(ctx, q, []uuid.UUID{walletID}, false)
+		return err
+	})
+	if err != nil {
+		return WalletAudit{}, err
+	}
+	if len(out) == 0 || !out[0].HasProjection || !out[0].HasWallet {
+		return WalletAudit{}, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", walletID)
+	}
+	return out[0], nil
+}
+
+// Full checks every wallet, transaction and asset in one REPEATABLE READ snapshot. It writes nothing but its
+// run record.
+func (a *Auditor) Full(ctx context.Context) (Report, error) {
+	r := Report{Mode: ModeFull, StartedAt: time.Now().UTC()}
+	err := a.store.InSnapshot(ctx, func(q eventstore.Querier) error {
+		if err := a.setTimeout(ctx, q); err != nil {
+			return err
+		}
+		wallets, err := auditWallets(ctx, q, nil, false)
 		if err != nil {
 			return err
 		}
-		totals, err := eventstore.SumWallet(ctx, q, walletID)
+		r.Wallets = int64(len(wallets))
+		r.Findings = walletFindings(wallets)
+		txFindings, n, err := auditTransactions(ctx, q, nil)
 		if err != nil {
 			return err
 		}
-		out = WalletAudit{
-			WalletID: walletID, Asset: bal.Asset,
-			ProjectedBalance: bal.Balance, JournalBalance: totals.Balance,
-			ProjectedHeld: bal.Held, JournalHeld: totals.Held,
-			EntryCount: totals.EntryCount, CheckedAt: time.Now().UTC(),
+		r.Transactions = n
+		r.Findings = append(r.Findings, txFindings...)
+		assetFindings, n, err := auditAssets(ctx, q)
+		if err != nil {
+			return err
 		}
+		r.Assets = n
+		r.Findings = append(r.Findings, assetFindings...)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return Report{}, fmt.Errorf("full audit: %w", err)
+	}
+	a.finish(ctx, &r)
+	return r, nil
+}
+
+// Incremental checks only what the outbox says changed since the audit's checkpoint: the wallets and transactions
+// the new events name. A wallet's journal sum starts from its verified prefix sum (audit_wallet_sums), so the cost
+// follows the wallets and entries touched, not the size of the ledger. The checkpoint, the prefix sums and the
+// reads share one REPEATABLE READ transaction.
+func (a *Auditor) Incremental(ctx context.Context) (Report, error) {
+	r := Report{Mode: ModeIncremental, StartedAt: time.Now().UTC()}
+	err := inRepeatableRead(ctx, a.store, func(tx pgx.Tx) error {
+		if err := a.setTimeout(ctx, tx); err != nil {
+			return err
+		}
+		cur, err := lockCursor(ctx, tx, ConsumerAudit)
+		if err != nil {
+			return err
+		}
+		walletSet := map[uuid.UUID]bool{}
+		txSet := map[uuid.UUID]bool{}
+		for r.Events < a.MaxEvents {
+			t, err := readStream(ctx, tx, cur, 1000)
+			if err != nil {
+				return err
+			}
+			if t.events == 0 {
+				break
+			}
+			r.Events += t.events
+			cur = t.next
+			for _, w := range t.wallets {
+				walletSet[w] = true
+			}
+			for _, id := range t.transactions {
+				txSet[id] = true
+			}
+		}
+		if r.Events == 0 {
+			return nil
+		}
+		ids := sortedIDs(walletSet)
+		wallets, err := auditWallets(ctx, tx, ids, true)
+		if err != nil {
+			return err
+		}
+		if err := savePrefixSums(ctx, tx, wallets); err != nil {
+			return err
+		}
+		r.Wallets, r.CheckedWallets = int64(len(wallets)), ids
+		r.Findings = walletFindings(wallets)
+		txFindings, n, err := auditTransactions(ctx, tx, sortedIDs(txSet))
+		if err != nil {
+			return err
+		}
+		r.Transactions = n
+		r.Findings = append(r.Findings, txFindings...)
+		return saveCursor(ctx, tx, ConsumerAudit, cur)
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("incremental audit: %w", err)
+	}
+	a.finish(ctx, &r)
+	return r, nil
+}
+
+func (a *Auditor) setTimeout(ctx context.Context, q eventstore.Querier) error {
+	if a.StatementTimeout <= 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", a.StatementTimeout.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("set audit statement timeout: %w", err)
+	}
+	return nil
+}
+
+// finish stamps the pass, logs one line per finding and records the run. A failure to record the run is logged:
+// the findings themselves stand.
+func (a *Auditor) finish(ctx context.Context, r *Report) {
+	r.FinishedAt = time.Now().UTC()
+	r.DurationMS = r.FinishedAt.Sub(r.StartedAt).Milliseconds()
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	for _, f := range r.Findings {
+		a.log.WarnContext(ctx, "audit discrepancy", f.LogAttrs(r.Mode)...)
+	}
+	_, err := a.store.Pool().Exec(ctx, `INSERT INTO audit_runs (mode, started_at, finished_at, discrepancies, last_clean_at)
+		VALUES ($1, $2, $3, $4, CASE WHEN $4 = 0 THEN $3 END)
+		ON CONFLICT (mode) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+			discrepancies = EXCLUDED.discrepancies,
+			last_clean_at = coalesce(EXCLUDED.last_clean_at, audit_runs.last_clean_at)`,
+		r.Mode, r.StartedAt, r.FinishedAt, int64(len(r.Findings)))
+	if err != nil {
+		a.log.WarnContext(ctx, "record audit run", "mode", r.Mode, "error", err)
+	}
+}
+
+// inRepeatableRead runs fn in one read-write REPEATABLE READ transaction, committed when fn returns nil. A
+// concurrent pass that took the same checkpoint first makes this one fail with a serialization error, classified
+// as unavailable: the next tick tries again.
+func inRepeatableRead(ctx context.Context, store *eventstore.Store, fn func(tx pgx.Tx) error) error {
+	tx, err := store.Pool().BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return eventstore.Classify(fmt.Errorf("begin: %w", err))
+	}
+	if err := fn(tx); err != nil {
+		rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rbCtx)
+		return eventstore.Classify(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return eventstore.Classify(fmt.Errorf("commit: %w", err))
+	}
+	return nil
 }
