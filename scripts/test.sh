@@ -9,6 +9,8 @@ scripts/bootstrap_db.sh
 scripts/install_helm.sh
 # promtool for the Prometheus config and alert-rule checks in ./internal/telemetry.
 scripts/install_promtool.sh
+# node for the syntax check of the k6 scripts in ./load.
+scripts/install_node.sh
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@localhost:5432/wallet_service?sslmode=disable}}"
 
 echo "== gofmt"
