@@ -12,6 +12,10 @@ CREATE TABLE IF NOT EXISTS watermill_offsets_outbox_events (
     PRIMARY KEY (consumer_group)
 );
 
+-- The relay reads the outbox in "offset" order (journal order per wallet; relay/ordering.go says why not
+-- Watermill's default (transaction_id, offset) order), so it needs the offset indexed on its own.
+CREATE INDEX IF NOT EXISTS outbox_events_offset_idx ON outbox_events ("offset");
+
 -- How many times publishing an event failed for a reason that is the event's own (not a broker outage). The row
 -- is deleted when the event is finally published; it survives restarts, so a poison event cannot loop forever.
 -- event_id is the outbox row's uuid column (varchar(36)), kept as text so even a malformed one can be recorded.

@@ -15,18 +15,14 @@ type Lag struct {
 	MeasuredAt time.Time // zero until the first measurement
 }
 
-// lagQuery counts the outbox rows past the consumer group's offset, with Watermill's own cursor comparison
-// ((transaction_id, offset) after the last acked pair); before the group's first ack every row counts. created_at
+// lagQuery counts the outbox rows past the consumer group's acked offset (the relay's cursor is the offset alone,
+// see ordering.go); before the group's first ack every row counts. created_at
 // is Watermill's "timestamp without time zone" DEFAULT CURRENT_TIMESTAMP, so the age is taken against
 // LOCALTIMESTAMP in the same server time zone.
 const lagQuery = `
-	WITH cursor AS (
-		SELECT COALESCE((SELECT last_processed_transaction_id FROM watermill_offsets_outbox_events WHERE consumer_group = $1), '0'::xid8) AS tx,
-		       COALESCE((SELECT offset_acked FROM watermill_offsets_outbox_events WHERE consumer_group = $1), 0) AS off
-	)
 	SELECT count(*), COALESCE(EXTRACT(EPOCH FROM (LOCALTIMESTAMP - min(o.created_at))), 0)::float8
-	FROM outbox_events o, cursor c
-	WHERE (o.transaction_id, o."offset") > (c.tx, c.off)`
+	FROM outbox_events o
+	WHERE o."offset" > COALESCE((SELECT offset_acked FROM watermill_offsets_outbox_events WHERE consumer_group = $1), 0)`
 
 // MeasureLag reads the current outbox lag of the relay's consumer group.
 func (r *Relay) MeasureLag(ctx context.Context) (Lag, error) {

@@ -10,8 +10,8 @@
 //   - At least once: a crash between publish and offset commit re-publishes; every message carries the event_id
 //     as its UUID (and, on NATS, as Nats-Msg-Id, so JetStream itself drops repeats inside its 2-minute window).
 //     Subscribers deduplicate by event_id.
-//   - Order: one relay is active at a time (see Leader election) and it publishes one event at a time in the
-//     subscriber's order, (transaction_id, offset) of the outbox rows.
+//   - Order: one relay is active at a time (see Leader election) and it publishes one event at a time in outbox
+//     offset order, which is journal order per wallet (ordering.go says why Watermill's default order is not).
 //   - Poison events: a publish failure that is the event's own (malformed envelope, a broker refusing it) is
 //     counted in relay_failures; after MaxAttempts the event is written to relay_quarantine, counted in
 //     relay.events.quarantined and acked. A broker outage (ErrUnavailable) is retried with exponential backoff
@@ -225,10 +225,8 @@ func (r *Relay) subscriber(group string, wmLog watermill.LoggerAdapter) (*waterm
 		ResendInterval: r.cfg.RetryMin,
 		RetryInterval:  time.Second,
 		AckDeadline:    &deadline,
-		SchemaAdapter: watermillsql.DefaultPostgreSQLSchema{
-			GenerateMessagesTableName: func(string) string { return eventstore.OutboxTopic },
-			SubscribeBatchSize:        r.cfg.BatchSize,
-		},
+		// Offset order up to a safe horizon, not Watermill's default xid order: see ordering.go.
+		SchemaAdapter:    newOffsetOrderSchema(r.pool, r.cfg.BatchSize),
 		OffsetsAdapter:   watermillsql.DefaultPostgreSQLOffsetsAdapter{},
 		InitializeSchema: false,
 	}, wmLog)
