@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
+)
+
+// tools exposes the wallet-api to a model. It holds no credential of its own: each call is made with the token
+// of the agent that made it (tokenFor).
+type tools struct {
+	api *client.Client
+	// stdioToken is the agent's token when the transport carries no HTTP headers (stdio, in-memory).
+	stdioToken string
+}
+
+// newServer returns the MCP server with every tool registered.
+func newServer(t *tools, version string) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "wallet-ledger", Title: "Wallet ledger", Version: version}, &mcp.ServerOptions{
+		Instructions: "Tools to read and move money in a double-entry wallet ledger. Amounts are integers of minor " +
+			"units (cents for USD). Every write returns an idempotency_key: if a write fails with a retryable error " +
+			"or you are unsure whether it happened, call it again with the same idempotency_key and it will happen at most once.",
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "get_balance", Title: "Get wallet balance",
+		Description: "Current balance of a wallet: balance, available (what can be spent now) and held, in minor units.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.getBalance)
+	mcp.AddTool(s, &mcp.Tool{Name: "get_wallet", Title: "Get wallet",
+		Description: "A wallet's asset, owner and balances.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.getWallet)
+	mcp.AddTool(s, &mcp.Tool{Name: "get_transaction", Title: "Get transaction",
+		Description: "One journal transaction (transfer, adjustment, ...) with its signed entries.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.getTransaction)
+	mcp.AddTool(s, &mcp.Tool{Name: "transfer", Title: "Transfer money",
+		Description: "Move amount (minor units) of asset from one of your wallets to another wallet. Returns the " +
+			"transaction and the idempotency_key used. To retry after an error or a timeout, pass the same " +
+			"idempotency_key: the transfer is then made at most once.",
+		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.transfer)
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// tokenFor returns the bearer token of the agent behind req: the Authorization header of the HTTP request that
+// carried the call (streamable HTTP), or the token configured for the stdio process. An HTTP call without its own
+// token is refused rather than served with someone else's.
+func (t *tools) tokenFor(req *mcp.CallToolRequest) (string, error) {
+	if req != nil && req.Extra != nil && req.Extra.Header != nil {
+		scheme, tok, ok := strings.Cut(req.Extra.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return "", errors.New("no bearer token: send your own wallet-api token in the Authorization header " +
+				"(Authorization: Bearer <token>) of your MCP requests")
+		}
+		return strings.TrimSpace(tok), nil
+	}
+	if t.stdioToken == "" {
+		return "", errors.New("no bearer token: start wallet-mcp with WALLET_TOKEN set to your wallet-api token")
+	}
+	return t.stdioToken, nil
+}
+
+func (t *tools) as(req *mcp.CallToolRequest) (*client.Client, error) {
+	tok, err := t.tokenFor(req)
+	if err != nil {
+		return nil, err
+	}
+	return t.api.WithToken(tok), nil
+}
+
+// WalletInput names a wallet.
+type WalletInput struct {
+	WalletID string `json:"wallet_id" jsonschema:"the wallet's UUID"`
+}
+
+// TransactionInput names a transaction.
+type TransactionInput struct {
+	TransactionID string `json:"transaction_id" jsonschema:"the transaction's UUID"`
+}
+
+// TransferInput is a transfer the model asks for.
+type TransferInput struct {
+	FromWalletID   string `json:"from_wallet_id" jsonschema:"UUID of the wallet to debit; it must be yours"`
+	ToWalletID     string `json:"to_wallet_id" jsonschema:"UUID of the wallet to credit"`
+	Amount         int64  `json:"amount" jsonschema:"amount in minor units (cents for USD), at least 1"`
+	Asset          string `json:"asset" jsonschema:"asset code of both wallets, such as USD"`
+	Description    string `json:"description,omitempty" jsonschema:"optional note stored with the transaction"`
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the idempotency_key a previous call returned so the transfer happens at most once"`
+}
+
+// TransferOutput is what a transfer did.
+type TransferOutput struct {
+	Transaction    TransactionOutput `json:"transaction"`
+	IdempotencyKey string            `json:"idempotency_key" jsonschema:"the key this transfer was made under; reuse it to retry"`
+	Replayed       bool              `json:"replayed" jsonschema:"true when this key had already made the transfer: nothing new moved"`
+}
+
+func (t *tools) getBalance(ctx context.Context, req *mcp.CallToolRequest, in WalletInput) (*mcp.CallToolResult, BalanceOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, BalanceOutput{}, err
+	}
+	b, _, err := c.GetBalance(ctx, in.WalletID)
+	if err != nil {
+		return nil, BalanceOutput{}, explain("get_balance", err, "")
+	}
+	return nil, balanceOutput(b), nil
+}
+
+func (t *tools) getWallet(ctx context.Context, req *mcp.CallToolRequest, in WalletInput) (*mcp.CallToolResult, WalletOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, WalletOutput{}, err
+	}
+	w, _, err := c.GetWallet(ctx, in.WalletID)
+	if err != nil {
+		return nil, WalletOutput{}, explain("get_wallet", err, "")
+	}
+	return nil, walletOutput(w), nil
+}
+
+func (t *tools) getTransaction(ctx context.Context, req *mcp.CallToolRequest, in TransactionInput) (*mcp.CallToolResult, TransactionOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, TransactionOutput{}, err
+	}
+	tx, _, err := c.GetTransaction(ctx, in.TransactionID)
+	if err != nil {
+		return nil, TransactionOutput{}, explain("get_transaction", err, "")
+	}
+	return nil, transactionOutput(tx), nil
+}
+
+func (t *tools) transfer(ctx context.Context, req *mcp.CallToolRequest, in TransferInput) (*mcp.CallToolResult, TransferOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, TransferOutput{}, err
+	}
+	var opts []client.CallOption
+	if in.IdempotencyKey != "" {
+		opts = append(opts, client.WithIdempotencyKey(in.IdempotencyKey))
+	}
+	tx, resp, err := c.Transfer(ctx, client.TransferRequest{FromWalletID: in.FromWalletID, ToWalletID: in.ToWalletID,
+		Amount: in.Amount, Asset: in.Asset, Description: in.Description}, opts...)
+	if err != nil {
+		return nil, TransferOutput{}, explain("transfer", err, resp.IdempotencyKey)
+	}
+	return nil, TransferOutput{Transaction: transactionOutput(tx), IdempotencyKey: resp.IdempotencyKey, Replayed: resp.Replayed}, nil
+}
+
+// hints tell a model what to do about a refusal, by problem code.
+var hints = map[string]string{
+	"insufficient_funds":      "Nothing was moved. Check available funds with get_balance and ask for at most that amount, or ask the owner to add funds.",
+	"wallet_not_found":        "The wallet does not exist or is not yours. Check the wallet_id; you can only spend from your own wallets.",
+	"transaction_not_found":   "The transaction does not exist or involves none of your wallets. Check the transaction_id.",
+	"asset_mismatch":          "Both wallets must hold the asset you name. Check each wallet's asset with get_wallet.",
+	"same_wallet":             "from_wallet_id and to_wallet_id must differ.",
+	"validation_error":        "Fix the fields listed and call again (with a new request, no idempotency_key needed).",
+	"invalid_id":              "IDs are UUIDs such as 3f2c1a9e-8b7d-4c6e-9f01-23456789abcd.",
+	"idempotency_key_reuse":   "This idempotency_key was already used for a different request. Omit idempotency_key (a new one is generated) for a new request.",
+	"idempotency_key_in_use":  "The first call with this idempotency_key is still running. Wait a moment and retry with the same idempotency_key.",
+	"unauthorized":            "Your token is missing, invalid or expired. Get a new wallet-api token from your operator.",
+	"insufficient_scope":      "Your token lacks the scope this needs (wallet:read to read, wallet:write to move money).",
+	"forbidden":               "You are not allowed to do this.",
+	"mandate_limit_exceeded":  "This would exceed the spending limit your mandate grants. Ask for a smaller amount or ask the wallet owner to raise the limit.",
+	"mandate_inactive":        "Your mandate for this wallet has expired or was revoked. Ask the wallet owner for a new one.",
+	"destination_not_allowed": "Your mandate does not allow paying this destination. Ask the wallet owner to allow it.",
+	"service_unavailable":     "The ledger is temporarily unavailable and nothing was committed. Retry in a few seconds with the SAME idempotency_key.",
+}
+
+// explain turns a failed call into a message a model can act on: what happened, what to do, and the key to retry
+// with when a retry is safe.
+func explain(tool string, err error, key string) error {
+	var apiErr *client.Error
+	var netErr *client.NetworkError
+	switch {
+	case errors.As(err, &apiErr):
+		msg := fmt.Sprintf("%s failed: %s (HTTP %d)", tool, apiErr.Code, apiErr.StatusCode)
+		if apiErr.Detail != "" {
+			msg += ": " + apiErr.Detail
+		}
+		for _, f := range apiErr.Errors {
+			msg += fmt.Sprintf("\n- %s %s", f.Field, f.Message)
+		}
+		if h := hints[apiErr.Code]; h != "" {
+			msg += "\n" + h
+		}
+		if key != "" {
+			if apiErr.Retryable() {
+				msg += fmt.Sprintf("\nidempotency_key: %s (retry with it: the write happens at most once)", key)
+			} else {
+				msg += fmt.Sprintf("\nidempotency_key: %s (retrying with it returns this same answer)", key)
+			}
+		}
+		return errors.New(msg)
+	case errors.As(err, &netErr):
+		msg := fmt.Sprintf("%s failed: the wallet-api did not answer (%v).", tool, netErr.Err)
+		if key != "" {
+			msg += fmt.Sprintf(" It is unknown whether the write happened: retry with idempotency_key %s, which makes it happen at most once.", key)
+		}
+		return errors.New(msg)
+	default:
+		return fmt.Errorf("%s failed: %w", tool, err)
+	}
+}
+
+// bearerFromHeader is used by the HTTP transport: an MCP HTTP request without a token is refused at the door.
+func bearerFromHeader(h http.Header) bool {
+	scheme, tok, ok := strings.Cut(h.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != ""
+}
