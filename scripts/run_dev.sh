@@ -29,4 +29,11 @@ curl -X POST http://localhost:${port}/v1/wallets \\
   -d '{"wallet_id":"11111111-1111-4111-8111-111111111111","asset":"USD"}'
 
 MSG
-exec bin/wallet-api
+# The relay beside the API: outbox events to the Watermill SQL topic wallet_events (RELAY_PUBLISHER=nats for NATS
+# JetStream), health on RELAY_HTTP_ADDR (:8081). It stops with the API.
+export RELAY_PUBLISHER="${RELAY_PUBLISHER:-sql}"
+if [ "$RELAY_PUBLISHER" = nats ]; then scripts/ensure_nats.sh; fi
+bin/relay &
+relay_pid=$!
+trap 'kill "$relay_pid" 2>/dev/null || true' EXIT
+bin/wallet-api

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/bootstrap_db.sh
+# NATS JetStream at NATS_URL (default 127.0.0.1:4222) for the relay tests in ./relay (installed with apt if absent).
+scripts/ensure_nats.sh
 # helm for the chart checks in ./deploy (built from source once, kept in bin/).
 scripts/install_helm.sh
 # promtool for the Prometheus config and alert-rule checks in ./internal/telemetry.
