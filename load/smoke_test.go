@@ -117,3 +117,24 @@ func TestResiliencyAPIKill(t *testing.T) {
 	require.NotNil(t, rep.Invariants.DB)
 	assert.Zero(t, rep.Invariants.DB.DuplicateKeys)
 }
+
+// TestResiliencyPostgresCrash stops PostgreSQL hard (pg_ctl stop -m
+// immediate) in the middle of a run and starts it again. It crashes a
+// private server started for the test, never the shared one.
+func TestResiliencyPostgresCrash(t *testing.T) {
+	bin := binaries(t)
+	pg := newPGCluster(t)
+	dbURL := pg.newDatabase(t, "ledger")
+	base := startAPI(t, bin, dbURL, "REQUEST_TIMEOUT=2s", "DB_STATEMENT_TIMEOUT=1s")
+	sc := shrink(t, "resiliency_partition", 12*time.Second, 30)
+	sc.Stages[0].Rate = 60
+	sc.RequestTimeout = Duration(2 * time.Second)
+	sc.Fault.RecoveryWithin = Duration(6 * time.Second)
+	plan := &FaultPlan{Name: "pg-stop", Inject: pg.crash, Heal: pg.start}
+	rep := runReport(t, RunConfig{BaseURL: base, Scenario: sc, DatabaseURL: dbURL, Fault: plan, Seed: 5})
+	assert.True(t, rep.Passed, "failures: %v", rep.Failures)
+	require.NotNil(t, rep.Fault)
+	assert.Positive(t, rep.Fault.WindowStatuses["503"])
+	require.NotNil(t, rep.Invariants.DB)
+	assert.Zero(t, rep.Invariants.DB.MissingCommitted, "a 201 must survive the crash: it was committed")
+}
