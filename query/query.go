@@ -135,6 +135,7 @@ func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	r.Handle("/v1/wallets/{id}/balance", read(serve(q.Balance))).Methods(http.MethodGet)
 	r.Handle("/v1/wallets/{id}/balance/audit", read(serve(q.Audit))).Methods(http.MethodGet)
 	r.Handle("/v1/transactions/{id}", read(serve(q.Transaction))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/transactions", read(http.HandlerFunc(q.History))).Methods(http.MethodGet)
 }
 
 // serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.
