@@ -51,6 +51,7 @@ var admin = auth.Caller{Sub: "relay-test", Scopes: []string{auth.ScopeAdmin}}
 // ledger is a fresh migrated database with the real write side on it.
 type ledger struct {
 	t    *testing.T
+	url  string
 	pool *pgxpool.Pool
 	cmds *command.Commands
 }
@@ -65,7 +66,7 @@ func newLedger(t *testing.T) *ledger {
 	require.NoError(t, err)
 	cmds, err := command.New(store, uuid.MustParse(config.DefaultSystemWalletID), 48*time.Hour)
 	require.NoError(t, err)
-	return &ledger{t: t, pool: pool, cmds: cmds}
+	return &ledger{t: t, url: url, pool: pool, cmds: cmds}
 }
 
 func idem() command.Idempotency {

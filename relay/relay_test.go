@@ -1,10 +1,16 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +186,64 @@ func TestHealthAndReadiness(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+}
+
+// TestReferenceSubscriberPrintsEachEventOnce builds the example subscriber and runs it against the SQL topic: it
+// prints every event the relay published, once.
+func TestReferenceSubscriberPrintsEachEventOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLedger(t)
+	bin := filepath.Join(t.TempDir(), "subscriber")
+	build := exec.Command("go", "build", "-o", bin, "./example/subscriber")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	a, b := l.wallet(ctx), l.wallet(ctx)
+	l.fund(ctx, a, 100)
+	_, err = l.transfer(ctx, a, b, 40)
+	require.NoError(t, err)
+	startRelay(t, testConfig(t, relay.PublisherSQL), l.pool)
+
+	var stdout syncBuffer
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+l.url, "SUBSCRIBE_FROM=sql", "CONSUMER_NAME=reference-test")
+	cmd.Stdout = &stdout
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := func() []string { return strings.Split(strings.TrimSpace(stdout.String()), "\n") }
+	waitFor(t, 20*time.Second, "four events printed", func() bool { return len(lines()) >= 4 })
+	time.Sleep(300 * time.Millisecond)
+	ids := map[string]bool{}
+	var types []string
+	for _, line := range lines() {
+		var rec struct {
+			Event map[string]any `json:"event"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		ids[rec.Event["event_id"].(string)] = true
+		types = append(types, rec.Event["type"].(string))
+	}
+	assert.Len(t, ids, 4)
+	assert.Equal(t, []string{"wallet.created", "wallet.created", "transaction.committed", "transaction.committed"}, types)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
