@@ -21,6 +21,7 @@ type Commands struct {
 	systemWalletID uuid.UUID
 	keyTTL         time.Duration
 	now            func() time.Time
+	holdMaxTTL     time.Duration // how far ahead a hold may expire; see SetHoldMaxTTL
 }
 
 // New returns the write side. keyTTL is how long idempotency keys are kept (at least 24h).
@@ -35,7 +36,7 @@ func New(store *eventstore.Store, systemWalletID uuid.UUID, keyTTL time.Duration
 		return nil, errors.New("command: idempotency keys must be kept at least 24h")
 	}
 	return &Commands{
-		store: store, systemWalletID: systemWalletID, keyTTL: keyTTL,
+		store: store, systemWalletID: systemWalletID, keyTTL: keyTTL, holdMaxTTL: DefaultHoldMaxTTL,
 		// Microseconds: what PostgreSQL stores, so a response built before COMMIT equals a later read.
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	}, nil

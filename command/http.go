@@ -15,6 +15,7 @@ func Routes(r *mux.Router, c *Commands, authn *httpapi.Authenticator) {
 	r.Handle("/v1/wallets", authn.Require(auth.ScopeWrite)(http.HandlerFunc(c.handleCreateWallet))).Methods(http.MethodPost)
 	r.Handle("/v1/transfers", authn.Require(auth.ScopeWrite)(http.HandlerFunc(c.handleTransfer))).Methods(http.MethodPost)
 	r.Handle("/v1/adjustments", authn.Require(auth.ScopeAdmin)(http.HandlerFunc(c.handleAdjustment))).Methods(http.MethodPost)
+	agentRoutes(r, c, authn)
 }
 
 func (c *Commands) handleCreateWallet(w http.ResponseWriter, r *http.Request) {

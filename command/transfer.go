@@ -22,6 +22,7 @@ type TransferRequest struct {
 	Asset        string          `json:"asset"`
 	Description  *string         `json:"description"`
 	Metadata     json.RawMessage `json:"metadata"`
+	MandateID    string          `json:"mandate_id"`
 }
 
 // Transfer is a validated request to move money between two wallets of one asset.
@@ -32,6 +33,7 @@ type Transfer struct {
 	Asset        string
 	Description  string
 	Metadata     json.RawMessage
+	MandateID    uuid.UUID // uuid.Nil: the caller's own wallet, or its only active mandate on it
 }
 
 // ValidateTransfer checks the request's fields; what needs the database is checked in the transaction.
@@ -44,6 +46,9 @@ func ValidateTransfer(req TransferRequest) (Transfer, error) {
 		Asset:        f.asset("asset", req.Asset),
 		Description:  f.text("description", req.Description, false),
 		Metadata:     f.metadata("metadata", req.Metadata),
+	}
+	if req.MandateID != "" {
+		t.MandateID = f.walletID("mandate_id", req.MandateID)
 	}
 	if err := f.err(); err != nil {
 		return Transfer{}, err
@@ -61,6 +66,7 @@ type transferPlan struct {
 	cmd      Transfer
 	wallets  map[uuid.UUID]eventstore.Wallet
 	balances map[uuid.UUID]projector.Balance
+	mandate  spendMandate
 	position int64
 }
 
@@ -70,13 +76,20 @@ func (p *transferPlan) read(b *pgx.Batch) {
 	p.balances = make(map[uuid.UUID]projector.Balance, 2)
 	eventstore.QueueLoadWallets(b, ids, p.wallets)
 	projector.QueueLock(b, ids, p.balances)
+	p.mandate.named = p.cmd.MandateID
+	p.mandate.queue(b, p.caller, p.cmd.FromWalletID)
 	eventstore.QueueNextPosition(b, &p.position)
 }
 
 func (p *transferPlan) decide(b *pgx.Batch) (int, any, string, error) {
+	now := p.c.now()
 	from, ok := p.wallets[p.cmd.FromWalletID]
-	if !ok || !canSpend(p.caller, from) {
+	if !ok {
 		return 0, nil, "", eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", p.cmd.FromWalletID)
+	}
+	mandate, err := p.mandate.authorize(p.caller, from, &p.cmd.ToWalletID, p.cmd.Amount, now)
+	if err != nil {
+		return 0, nil, "", err
 	}
 	to, ok := p.wallets[p.cmd.ToWalletID]
 	if !ok {
@@ -96,7 +109,11 @@ func (p *transferPlan) decide(b *pgx.Batch) (int, any, string, error) {
 	t := eventstore.Transaction{
 		ID: uuid.New(), Position: p.position, Kind: eventstore.KindTransfer, Asset: p.cmd.Asset, Amount: p.cmd.Amount,
 		Sub: p.caller.Sub, IdempotencyKey: p.idem.Key, RequestHash: p.idem.Hash, Description: p.cmd.Description,
-		Metadata: p.cmd.Metadata, CreatedAt: p.c.now(), Entries: entries,
+		Metadata: p.cmd.Metadata, CreatedAt: now, Entries: entries,
+	}
+	if mandate != nil {
+		t.MandateID = &mandate.ID
+		eventstore.QueueUpdateMandateSpend(b, *mandate, now)
 	}
 	if err := p.c.post(b, t, p.balances); err != nil {
 		return 0, nil, "", err

@@ -21,6 +21,12 @@ const EventSchemaVersion = 1
 const (
 	EventWalletCreated        = "wallet.created"
 	EventTransactionCommitted = "transaction.committed"
+	EventHoldCreated          = "hold.created"
+	EventHoldCaptured         = "hold.captured"
+	EventHoldVoided           = "hold.voided"
+	EventHoldExpired          = "hold.expired"
+	EventMandateGranted       = "mandate.granted"
+	EventMandateRevoked       = "mandate.revoked"
 )
 
 // Metadata keys of every outbox message.
@@ -31,22 +37,26 @@ const (
 
 // Event is the payload of one outbox message; fields that do not apply to a type are omitted.
 type Event struct {
-	EventID       uuid.UUID   `json:"event_id"`
-	Type          string      `json:"type"`
-	Version       int         `json:"version"`
-	OccurredAt    time.Time   `json:"occurred_at"`
-	Sub           string      `json:"sub"`
-	TransactionID *uuid.UUID  `json:"transaction_id,omitempty"`
-	Kind          string      `json:"kind,omitempty"`
-	Position      int64       `json:"position,omitempty"`
-	WalletID      *uuid.UUID  `json:"wallet_id,omitempty"`
-	Owner         string      `json:"owner,omitempty"`
-	WalletKind    string      `json:"wallet_kind,omitempty"`
-	Asset         string      `json:"asset"`
-	Amount        *int64      `json:"amount,omitempty"`
-	WalletIDs     []uuid.UUID `json:"wallet_ids"`
-	Entries       []Entry     `json:"entries,omitempty"`
-	MandateID     *uuid.UUID  `json:"mandate_id,omitempty"`
+	EventID       uuid.UUID    `json:"event_id"`
+	Type          string       `json:"type"`
+	Version       int          `json:"version"`
+	OccurredAt    time.Time    `json:"occurred_at"`
+	Sub           string       `json:"sub"`
+	TransactionID *uuid.UUID   `json:"transaction_id,omitempty"`
+	Kind          string       `json:"kind,omitempty"`
+	Position      int64        `json:"position,omitempty"`
+	WalletID      *uuid.UUID   `json:"wallet_id,omitempty"`
+	Owner         string       `json:"owner,omitempty"`
+	WalletKind    string       `json:"wallet_kind,omitempty"`
+	Asset         string       `json:"asset"`
+	Amount        *int64       `json:"amount,omitempty"`
+	WalletIDs     []uuid.UUID  `json:"wallet_ids"`
+	Entries       []Entry      `json:"entries,omitempty"`
+	MandateID     *uuid.UUID   `json:"mandate_id,omitempty"`
+	HoldID        *uuid.UUID   `json:"hold_id,omitempty"`
+	RefundOf      *uuid.UUID   `json:"refund_of,omitempty"`
+	Hold          *HoldView    `json:"hold,omitempty"`
+	Mandate       *MandateView `json:"mandate,omitempty"`
 }
 
 // outboxSchema is Watermill's PostgreSQL schema pointed at outbox_events; using its insert keeps the rows exactly
@@ -70,7 +80,7 @@ func NewTransactionEvent(t Transaction) Event {
 	return Event{
 		EventID: uuid.New(), Type: EventTransactionCommitted, Version: EventSchemaVersion, OccurredAt: t.CreatedAt,
 		Sub: t.Sub, TransactionID: &id, Kind: t.Kind, Position: t.Position, Asset: t.Asset, Amount: &amount,
-		WalletIDs: wallets, Entries: t.Entries,
+		WalletIDs: wallets, Entries: t.Entries, MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf,
 	}
 }
 

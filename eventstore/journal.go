@@ -36,6 +36,11 @@ type Transaction struct {
 	Metadata       json.RawMessage
 	CreatedAt      time.Time
 	Entries        []Entry
+	// MandateID names the mandate an agent spent under; HoldID the hold a hold, capture, void or expiry belongs
+	// to; RefundOf the transaction a refund moves money back along.
+	MandateID *uuid.UUID
+	HoldID    *uuid.UUID
+	RefundOf  *uuid.UUID
 }
 
 // QueueNextPosition queues drawing the next journal position into dst. Positions are unique and increase with
@@ -50,10 +55,11 @@ func QueueNextPosition(b *pgx.Batch, dst *int64) {
 // entries balance; the foreign keys check each entry's asset against its wallet.
 func QueueAppend(b *pgx.Batch, t Transaction) {
 	b.Queue(`INSERT INTO journal_transactions
-		(transaction_id, position, kind, asset, amount, sub, idempotency_key, request_hash, description, metadata, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11)`,
+		(transaction_id, position, kind, asset, amount, sub, idempotency_key, request_hash, description, metadata, created_at,
+		 mandate_id, hold_id, refund_of)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12, $13, $14)`,
 		t.ID, t.Position, t.Kind, t.Asset, t.Amount, t.Sub, t.IdempotencyKey, t.RequestHash, t.Description,
-		metadataOrEmpty(t.Metadata), t.CreatedAt)
+		metadataOrEmpty(t.Metadata), t.CreatedAt, t.MandateID, t.HoldID, t.RefundOf)
 	wallets := make([]uuid.UUID, len(t.Entries))
 	assets := make([]string, len(t.Entries))
 	buckets := make([]string, len(t.Entries))
@@ -82,8 +88,9 @@ func GetTransaction(ctx context.Context, q Querier, id uuid.UUID) (Transaction, 
 	var t Transaction
 	var desc *string
 	err := q.QueryRow(ctx, `SELECT transaction_id, position, kind, asset, amount, sub, idempotency_key, description,
-		metadata, created_at FROM journal_transactions WHERE transaction_id = $1`, id).
-		Scan(&t.ID, &t.Position, &t.Kind, &t.Asset, &t.Amount, &t.Sub, &t.IdempotencyKey, &desc, &t.Metadata, &t.CreatedAt)
+		metadata, created_at, mandate_id, hold_id, refund_of FROM journal_transactions WHERE transaction_id = $1`, id).
+		Scan(&t.ID, &t.Position, &t.Kind, &t.Asset, &t.Amount, &t.Sub, &t.IdempotencyKey, &desc, &t.Metadata, &t.CreatedAt,
+			&t.MandateID, &t.HoldID, &t.RefundOf)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Transaction{}, nil, Errorf(ErrTransactionNotFound.Code, "transaction %s does not exist or is not visible to you", id)
 	}

@@ -11,6 +11,11 @@ import (
 const (
 	KindTransfer   = "transfer"
 	KindAdjustment = "adjustment"
+	KindHold       = "hold"
+	KindCapture    = "capture"
+	KindVoid       = "void"
+	KindExpire     = "expire"
+	KindRefund     = "refund"
 )
 
 // TransactionView is the JSON representation of a journal transaction, shared by the write responses and the
@@ -29,6 +34,9 @@ type TransactionView struct {
 	Description    string          `json:"description,omitempty"`
 	Reason         string          `json:"reason,omitempty"`
 	Metadata       json.RawMessage `json:"metadata"`
+	MandateID      *uuid.UUID      `json:"mandate_id,omitempty"`
+	HoldID         *uuid.UUID      `json:"hold_id,omitempty"`
+	RefundOf       *uuid.UUID      `json:"refund_of,omitempty"`
 	Entries        []Entry         `json:"entries"`
 	CreatedAt      time.Time       `json:"created_at"`
 }
@@ -39,17 +47,29 @@ func ViewOf(t Transaction, isSystem func(uuid.UUID) bool) TransactionView {
 	v := TransactionView{
 		TransactionID: t.ID, Kind: t.Kind, Position: t.Position, Sub: t.Sub, IdempotencyKey: t.IdempotencyKey,
 		Asset: t.Asset, Amount: t.Amount, Metadata: metadataOrEmpty(t.Metadata), Entries: t.Entries,
-		CreatedAt: t.CreatedAt,
+		CreatedAt: t.CreatedAt, MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf,
 	}
 	switch t.Kind {
-	case KindTransfer:
+	case KindHold, KindVoid, KindExpire:
+		// Money moves between the available and held parts of one wallet.
 		v.Description = t.Description
+		if len(t.Entries) > 0 {
+			id := t.Entries[0].WalletID
+			v.WalletID = &id
+		}
+	case KindTransfer, KindCapture, KindRefund:
+		if t.Kind == KindRefund {
+			v.Reason = t.Description
+		} else {
+			v.Description = t.Description
+		}
+		// A capture also credits the held wallet with what it releases: the destination is the other wallet.
 		for _, e := range t.Entries {
 			id := e.WalletID
 			if e.Amount < 0 && v.FromWalletID == nil {
 				v.FromWalletID = &id
 			}
-			if e.Amount > 0 && v.ToWalletID == nil {
+			if e.Amount > 0 && v.ToWalletID == nil && (v.FromWalletID == nil || *v.FromWalletID != id) {
 				v.ToWalletID = &id
 			}
 		}

@@ -82,7 +82,7 @@ func (q *Queries) Wallet(ctx context.Context, caller auth.Caller, id uuid.UUID) 
 
 // Balance returns a wallet's projected balance, which commits with every write.
 func (q *Queries) Balance(ctx context.Context, caller auth.Caller, id uuid.UUID) (BalanceView, error) {
-	if _, err := q.visibleWallet(ctx, caller, id); err != nil {
+	if _, err := q.balanceWallet(ctx, caller, id); err != nil {
 		return BalanceView{}, err
 	}
 	b, err := projector.GetBalance(ctx, q.store.Pool(), id)
@@ -113,7 +113,8 @@ func (q *Queries) Transaction(ctx context.Context, caller auth.Caller, id uuid.U
 	if err != nil {
 		return eventstore.TransactionView{}, err
 	}
-	visible := caller.IsAdmin()
+	// Whoever made a transaction (an agent spending under a mandate) may see it too.
+	visible := caller.IsAdmin() || t.Sub == caller.Sub
 	system := map[uuid.UUID]bool{}
 	for i, p := range parties {
 		if p.Kind == eventstore.KindSystem {
@@ -136,6 +137,9 @@ func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	r.Handle("/v1/wallets/{id}/balance/audit", read(serve(q.Audit))).Methods(http.MethodGet)
 	r.Handle("/v1/transactions/{id}", read(serve(q.Transaction))).Methods(http.MethodGet)
 	r.Handle("/v1/wallets/{id}/transactions", read(http.HandlerFunc(q.History))).Methods(http.MethodGet)
+	r.Handle("/v1/holds/{id}", read(serve(q.Hold))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/mandates", read(serve(q.WalletMandates))).Methods(http.MethodGet)
+	r.Handle("/v1/mandates/{id}", read(serve(q.Mandate))).Methods(http.MethodGet)
 }
 
 // serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.

@@ -55,6 +55,9 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := commands.SetHoldMaxTTL(cfg.HoldMaxTTL); err != nil {
+		return nil, err
+	}
 	queries, err := query.New(store)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ type Config struct {
 	LockTimeout        time.Duration
 	ShutdownTimeout    time.Duration
 	IdempotencyTTL     time.Duration
+	HoldMaxTTL         time.Duration // how far ahead a hold may expire
 	LogLevel           string
 	UsingDefaultSecret bool
 }
@@ -76,6 +77,7 @@ func Load() (Config, error) {
 		{"DB_LOCK_TIMEOUT", "3s", &c.LockTimeout},
 		{"SHUTDOWN_TIMEOUT", "20s", &c.ShutdownTimeout},
 		{"IDEMPOTENCY_TTL", "48h", &c.IdempotencyTTL},
+		{"HOLD_MAX_TTL", "720h", &c.HoldMaxTTL},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(env(d.name, d.def))

@@ -1,0 +1,53 @@
+package command
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
+)
+
+// CaptureHoldRequest is the body of POST /v1/holds/{id}/capture; an empty body captures everything into the
+// hold's destination.
+type CaptureHoldRequest struct {
+	Amount     *int64 `json:"amount"`
+	ToWalletID string `json:"to_wallet_id"`
+}
+
+// CaptureHold is a validated capture: one capture per hold, of up to the held amount; the rest is released.
+type CaptureHold struct {
+	HoldID     uuid.UUID
+	Amount     *int64 // nil: the whole held amount
+	ToWalletID *uuid.UUID
+}
+
+// ValidateCaptureHold checks the request's fields.
+func ValidateCaptureHold(id uuid.UUID, req CaptureHoldRequest) (CaptureHold, error) {
+	var f fields
+	c := CaptureHold{HoldID: id}
+	if req.Amount != nil {
+		amount := f.positiveAmount("amount", req.Amount)
+		c.Amount = &amount
+	}
+	if req.ToWalletID != "" {
+		to := f.walletID("to_wallet_id", req.ToWalletID)
+		c.ToWalletID = &to
+	}
+	return c, f.err()
+}
+
+// CaptureHold moves up to the held amount to the destination and releases the rest, under idem.
+func (c *Commands) CaptureHold(ctx context.Context, caller auth.Caller, idem Idempotency, cmd CaptureHold) (Outcome, error) {
+	p := &releasePlan{c: c, caller: caller, idem: idem, capture: &cmd}
+	if err := p.preRead(ctx, cmd.HoldID); err != nil {
+		return Outcome{}, err
+	}
+	out, err := c.execute(ctx, idem, "/v1/holds/"+cmd.HoldID.String()+"/capture", p)
+	if err == nil && !out.Replayed && !out.Problem {
+		telemetry.RecordCommit(ctx, eventstore.KindCapture)
+	}
+	return out, err
+}

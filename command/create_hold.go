@@ -1,0 +1,205 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
+	"github.com/agentic-commerce/wallet-ledger/projector"
+)
+
+// Hold expiry: a hold that names no expiry lasts DefaultHoldTTL (or the maximum, if that is shorter).
+const (
+	DefaultHoldTTL    = 7 * 24 * time.Hour
+	DefaultHoldMaxTTL = 30 * 24 * time.Hour
+)
+
+// SetHoldMaxTTL sets how far in the future a hold may expire (HOLD_MAX_TTL). Call it before serving.
+func (c *Commands) SetHoldMaxTTL(d time.Duration) error {
+	if d < time.Minute {
+		return errors.New("command: HOLD_MAX_TTL must be at least 1m")
+	}
+	c.holdMaxTTL = d
+	return nil
+}
+
+// CreateHoldRequest is the body of POST /v1/holds.
+type CreateHoldRequest struct {
+	WalletID    string          `json:"wallet_id"`
+	Amount      *int64          `json:"amount"`
+	Asset       string          `json:"asset"`
+	ToWalletID  string          `json:"to_wallet_id"`
+	ExpiresAt   *string         `json:"expires_at"`
+	Description *string         `json:"description"`
+	Metadata    json.RawMessage `json:"metadata"`
+	MandateID   string          `json:"mandate_id"`
+}
+
+// CreateHold is a validated request to reserve part of a wallet's available balance.
+type CreateHold struct {
+	WalletID    uuid.UUID
+	Amount      int64
+	Asset       string
+	ToWalletID  *uuid.UUID
+	ExpiresAt   time.Time
+	Description string
+	Metadata    json.RawMessage
+	MandateID   uuid.UUID
+}
+
+// ValidateCreateHold checks the request's fields and settles its expiry: the default when none is named, never
+// in the past nor beyond HOLD_MAX_TTL.
+func (c *Commands) ValidateCreateHold(req CreateHoldRequest) (CreateHold, error) {
+	var f fields
+	h := CreateHold{
+		WalletID:    f.walletID("wallet_id", req.WalletID),
+		Amount:      f.positiveAmount("amount", req.Amount),
+		Asset:       f.asset("asset", req.Asset),
+		Description: f.text("description", req.Description, false),
+		Metadata:    f.metadata("metadata", req.Metadata),
+	}
+	if req.ToWalletID != "" {
+		to := f.walletID("to_wallet_id", req.ToWalletID)
+		h.ToWalletID = &to
+	}
+	if req.MandateID != "" {
+		h.MandateID = f.walletID("mandate_id", req.MandateID)
+	}
+	now := c.now()
+	h.ExpiresAt = now.Add(min(DefaultHoldTTL, c.holdMaxTTL))
+	if req.ExpiresAt != nil {
+		h.ExpiresAt = f.futureTime("expires_at", *req.ExpiresAt, now, c.holdMaxTTL)
+	}
+	if err := f.err(); err != nil {
+		return CreateHold{}, err
+	}
+	if h.ToWalletID != nil && *h.ToWalletID == h.WalletID {
+		return CreateHold{}, eventstore.Errorf("same_wallet", "wallet_id and to_wallet_id must differ")
+	}
+	return h, nil
+}
+
+// futureTime parses an RFC 3339 time that must lie after now and at most maxAhead after it.
+func (f *fields) futureTime(field, v string, now time.Time, maxAhead time.Duration) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		f.add(field, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+		return time.Time{}
+	}
+	t = t.UTC().Truncate(time.Microsecond)
+	switch {
+	case !t.After(now):
+		f.add(field, "must be in the future")
+	case maxAhead > 0 && t.Sub(now) > maxAhead:
+		f.add(field, "must be at most %s from now", maxAhead)
+	}
+	return t
+}
+
+type createHoldPlan struct {
+	c        *Commands
+	caller   auth.Caller
+	idem     Idempotency
+	cmd      CreateHold
+	wallets  map[uuid.UUID]eventstore.Wallet
+	balances map[uuid.UUID]projector.Balance
+	mandate  spendMandate
+	position int64
+}
+
+func (p *createHoldPlan) read(b *pgx.Batch) {
+	ids := []uuid.UUID{p.cmd.WalletID}
+	if p.cmd.ToWalletID != nil {
+		ids = append(ids, *p.cmd.ToWalletID)
+	}
+	p.wallets = make(map[uuid.UUID]eventstore.Wallet, 2)
+	p.balances = make(map[uuid.UUID]projector.Balance, 1)
+	eventstore.QueueLoadWallets(b, ids, p.wallets)
+	// Only the held wallet's balance changes; the destination is read, not locked.
+	projector.QueueLock(b, ids[:1], p.balances)
+	p.mandate.named = p.cmd.MandateID
+	p.mandate.queue(b, p.caller, p.cmd.WalletID)
+	eventstore.QueueNextPosition(b, &p.position)
+}
+
+func (p *createHoldPlan) decide(b *pgx.Batch) (int, any, string, error) {
+	now := p.c.now()
+	from, ok := p.wallets[p.cmd.WalletID]
+	if !ok {
+		return 0, nil, "", eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", p.cmd.WalletID)
+	}
+	mandate, err := p.mandate.authorize(p.caller, from, p.cmd.ToWalletID, p.cmd.Amount, now)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	if err := checkHoldParties(p.wallets, from, p.cmd.ToWalletID, p.cmd.Asset); err != nil {
+		return 0, nil, "", err
+	}
+	h := eventstore.Hold{
+		ID: uuid.New(), WalletID: from.ID, Asset: p.cmd.Asset, ToWalletID: p.cmd.ToWalletID, Amount: p.cmd.Amount,
+		Status: eventstore.HoldActive, ExpiresAt: p.cmd.ExpiresAt, Sub: p.caller.Sub, Description: p.cmd.Description,
+		Metadata: p.cmd.Metadata, CreatedAt: now, UpdatedAt: now,
+	}
+	t := eventstore.Transaction{
+		ID: uuid.New(), Position: p.position, Kind: eventstore.KindHold, Asset: p.cmd.Asset, Amount: p.cmd.Amount,
+		Sub: p.caller.Sub, IdempotencyKey: p.idem.Key, RequestHash: p.idem.Hash, Description: p.cmd.Description,
+		Metadata: p.cmd.Metadata, CreatedAt: now, HoldID: &h.ID,
+		Entries: []eventstore.Entry{
+			{WalletID: from.ID, Asset: p.cmd.Asset, Amount: -p.cmd.Amount},
+			{WalletID: from.ID, Asset: p.cmd.Asset, Amount: p.cmd.Amount, Bucket: eventstore.BucketHeld},
+		},
+	}
+	h.TransactionID = t.ID
+	if mandate != nil {
+		t.MandateID, h.MandateID, h.MandatePeriodStart = &mandate.ID, &mandate.ID, &mandate.PeriodStart
+		eventstore.QueueUpdateMandateSpend(b, *mandate, now)
+	}
+	if err := p.c.post(b, t, p.balances); err != nil {
+		return 0, nil, "", err
+	}
+	eventstore.QueueInsertHold(b, h)
+	if err := eventstore.QueueEvents(b, []eventstore.Event{eventstore.NewHoldEvent(eventstore.EventHoldCreated, h, t)}, nil); err != nil {
+		return 0, nil, "", err
+	}
+	return http.StatusCreated, h.ViewAt(now), "/v1/holds/" + h.ID.String(), nil
+}
+
+// checkHoldParties checks the held wallet and the destination (when named): user wallets of the hold's asset.
+func checkHoldParties(wallets map[uuid.UUID]eventstore.Wallet, from eventstore.Wallet, to *uuid.UUID, asset string) error {
+	if from.Kind == eventstore.KindSystem {
+		return eventstore.Errorf("system_wallet", "system wallets move money only through adjustments")
+	}
+	if from.Asset != asset {
+		return eventstore.Errorf(eventstore.ErrAssetMismatch.Code, "wallet %s holds %s, not %s", from.ID, from.Asset, asset)
+	}
+	if to == nil {
+		return nil
+	}
+	dest, ok := wallets[*to]
+	switch {
+	case !ok:
+		return eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "destination wallet %s does not exist", *to)
+	case dest.Kind == eventstore.KindSystem:
+		return eventstore.Errorf("system_wallet", "system wallets move money only through adjustments")
+	case dest.Asset != asset:
+		return eventstore.Errorf(eventstore.ErrAssetMismatch.Code, "destination wallet %s holds %s, not %s", dest.ID, dest.Asset, asset)
+	}
+	return nil
+}
+
+// CreateHold reserves funds under idem.
+func (c *Commands) CreateHold(ctx context.Context, caller auth.Caller, idem Idempotency, cmd CreateHold) (Outcome, error) {
+	out, err := c.execute(ctx, idem, "/v1/holds", &createHoldPlan{c: c, caller: caller, idem: idem, cmd: cmd})
+	if err == nil && !out.Replayed && !out.Problem {
+		telemetry.RecordCommit(ctx, eventstore.KindHold)
+	}
+	return out, err
+}
