@@ -50,13 +50,13 @@ var admin = auth.Caller{Sub: "relay-test", Scopes: []string{auth.ScopeAdmin}}
 
 // ledger is a fresh migrated database with the real write side on it.
 type ledger struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	pool *pgxpool.Pool
 	cmds *command.Commands
 }
 
-func newLedger(t *testing.T) *ledger {
+func newLedger(t testing.TB) *ledger {
 	t.Helper()
 	url := pgtest.NewDatabase(t, migrations.Apply)
 	pool, err := pgxpool.New(context.Background(), url)
@@ -131,7 +131,7 @@ func (l *ledger) journal(ctx context.Context) (txs map[string]bool, wallets map[
 }
 
 // testConfig is a relay config with short intervals, publishing to NATS under a prefix unique to the test.
-func testConfig(t *testing.T, publisher string) relay.Config {
+func testConfig(t testing.TB, publisher string) relay.Config {
 	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	return relay.Config{
 		Publisher: publisher, NATSURL: natsURL(), SubjectPrefix: "test" + id + ".events", NATSStream: "TEST_" + id,
@@ -147,7 +147,7 @@ type running struct {
 	done   chan struct{}
 }
 
-func startRelay(t *testing.T, cfg relay.Config, pool *pgxpool.Pool) *running {
+func startRelay(t testing.TB, cfg relay.Config, pool *pgxpool.Pool) *running {
 	t.Helper()
 	down, err := relay.NewDownstream(cfg, pool, nil)
 	require.NoError(t, err)
@@ -184,18 +184,29 @@ type received struct {
 
 // collector gathers every event downstream, in delivery order, duplicates included.
 type collector struct {
-	mu   sync.Mutex
-	seen []received
+	mu    sync.Mutex
+	seen  []received
+	onAdd func(id string) // called on every delivery, before it is recorded
 }
 
-func (c *collector) add(t *testing.T, id string, data []byte, meta map[string]string) {
+func (c *collector) add(t testing.TB, id string, data []byte, meta map[string]string) {
 	var ev eventstore.Event
 	if err := json.Unmarshal(data, &ev); err != nil {
 		t.Errorf("downstream payload of %s is not an event: %v", id, err)
 		return
 	}
 	c.mu.Lock()
+	if c.onAdd != nil {
+		c.onAdd(id)
+	}
 	c.seen = append(c.seen, received{ID: id, Type: ev.Type, Payload: ev, Meta: meta})
+	c.mu.Unlock()
+}
+
+// setOnAdd installs a hook called on every later delivery.
+func (c *collector) setOnAdd(f func(id string)) {
+	c.mu.Lock()
+	c.onAdd = f
 	c.mu.Unlock()
 }
 
@@ -219,7 +230,7 @@ func (c *collector) unique() []received {
 }
 
 // subscribeNATS reads the test's whole stream with an ordered consumer (from its first message).
-func subscribeNATS(t *testing.T, url string, cfg relay.Config) *collector {
+func subscribeNATS(t testing.TB, url string, cfg relay.Config) *collector {
 	t.Helper()
 	c := &collector{}
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
@@ -257,7 +268,7 @@ func subscribeNATS(t *testing.T, url string, cfg relay.Config) *collector {
 }
 
 // waitFor polls cond until it holds or d passes; it never hangs.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -270,7 +281,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // checkExactlyTheJournal: after dedup, the events downstream are exactly one wallet.created per wallet and one
 // transaction.committed per journal transaction: nothing lost, nothing invented.
-func checkExactlyTheJournal(t *testing.T, got []received, txs map[string]bool, wallets map[string]string) {
+func checkExactlyTheJournal(t testing.TB, got []received, txs map[string]bool, wallets map[string]string) {
 	t.Helper()
 	gotTx, gotWallets := map[string]int{}, map[string]int{}
 	for _, r := range got {
@@ -311,7 +322,7 @@ func checkExactlyTheJournal(t *testing.T, got []received, txs map[string]bool, w
 
 // checkWalletOrder: for every wallet, the deduplicated events that touch it arrive in journal order (positions
 // strictly increase) and its wallet.created comes first.
-func checkWalletOrder(t *testing.T, got []received) {
+func checkWalletOrder(t testing.TB, got []received) {
 	t.Helper()
 	last := map[uuid.UUID]int64{}
 	for _, r := range got {
@@ -333,7 +344,7 @@ func checkWalletOrder(t *testing.T, got []received) {
 }
 
 // freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

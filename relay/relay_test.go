@@ -28,7 +28,7 @@ import (
 )
 
 // subscribeSQL reads the downstream SQL topic with Watermill's SQL subscriber, as a downstream team would.
-func subscribeSQL(t *testing.T, pool *pgxpool.Pool, topic string) *collector {
+func subscribeSQL(t testing.TB, pool *pgxpool.Pool, topic string) *collector {
 	t.Helper()
 	c := &collector{}
 	sub, err := watermillsql.NewSubscriber(watermillsql.BeginnerFromPgx(pool), watermillsql.SubscriberConfig{
