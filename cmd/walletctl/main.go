@@ -21,6 +21,7 @@ const usage = `usage: walletctl <command> [flags]
 commands:
   token   --sub S --scope "wallet:read wallet:write" [--ttl 1h]   mint a dev token signed with JWT_SECRET
   seed    --count N [--base-url URL]                             create and fund N deterministic wallets
+  projections rebuild --dry-run|--apply                          replay the journal, compare, rewrite differing projections
 `
 
 func main() {
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runToken(args[1:], stdout)
 	case "seed":
 		err = runSeed(ctx, args[1:])
+	case "projections":
+		err = runProjections(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
