@@ -72,7 +72,12 @@ func run() int {
 	}
 	defer down.Close()
 	// Issue 4 (audit loop, history projector) and issue 5 (hold-expiry sweeper) add their options here.
-	rl, err := relay.New(rcfg, pool, down)
+	readSide, err := readSideOptions(pool)
+	if err != nil {
+		slog.Error("relay cannot start", "error", err)
+		return 2
+	}
+	rl, err := relay.New(rcfg, pool, down, readSide...)
 	if err != nil {
 		slog.Error("relay cannot start", "error", err)
 		return 2
