@@ -230,7 +230,7 @@ func (a *Auditor) finish(ctx context.Context, r *Report) {
 		a.log.WarnContext(ctx, "audit discrepancy", f.LogAttrs(r.Mode)...)
 	}
 	_, err := a.store.Pool().Exec(ctx, `INSERT INTO audit_runs (mode, started_at, finished_at, discrepancies, last_clean_at)
-		VALUES ($1, $2, $3, $4, CASE WHEN $4 = 0 THEN $3 END)
+		VALUES ($1, $2, $3::timestamptz, $4::bigint, CASE WHEN $4::bigint = 0 THEN $3::timestamptz END)
 		ON CONFLICT (mode) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
 			discrepancies = EXCLUDED.discrepancies,
 			last_clean_at = coalesce(EXCLUDED.last_clean_at, audit_runs.last_clean_at)`,

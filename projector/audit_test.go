@@ -125,6 +125,12 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 	after, err := auditor.Full(ctx)
 	require.NoError(t, err)
 	assert.True(t, after.Clean(), "%+v", after.Findings)
+	var lastClean time.Time
+	var discrepancies int64
+	require.NoError(t, l.pool.QueryRow(ctx, `SELECT discrepancies, last_clean_at FROM audit_runs WHERE mode = 'full'`).
+		Scan(&discrepancies, &lastClean))
+	assert.Equal(t, int64(0), discrepancies)
+	assert.WithinDuration(t, after.FinishedAt, lastClean, time.Second)
 	// The continuous loop's next full sweep retires the findings.
 	eventually(t, 10*time.Second, func() bool {
 		for {
