@@ -22,6 +22,9 @@ func TestTypesMatchTheDocument(t *testing.T) {
 		"Wallet": Wallet{}, "CreateWalletRequest": CreateWalletRequest{}, "Balance": Balance{},
 		"BalanceAudit": BalanceAudit{}, "Entry": Entry{}, "Transaction": Transaction{},
 		"TransferRequest": TransferRequest{}, "AdjustmentRequest": AdjustmentRequest{}, "Problem": Error{},
+		"RefundRequest": RefundRequest{}, "Hold": Hold{}, "CreateHoldRequest": CreateHoldRequest{},
+		"CaptureHoldRequest": CaptureHoldRequest{}, "Mandate": Mandate{}, "MandateList": MandateList{},
+		"GrantMandateRequest": GrantMandateRequest{}, "WalletHistory": WalletHistory{}, "HistoryEntry": HistoryEntry{},
 	} {
 		ref := schemas[name]
 		require.NotNil(t, ref, "schema %s", name)

@@ -29,6 +29,9 @@ type Transaction struct {
 	WalletID       string          `json:"wallet_id,omitempty"`
 	Description    string          `json:"description,omitempty"`
 	Reason         string          `json:"reason,omitempty"`
+	MandateID      string          `json:"mandate_id,omitempty"`
+	HoldID         string          `json:"hold_id,omitempty"`
+	RefundOf       string          `json:"refund_of,omitempty"`
 	Metadata       json.RawMessage `json:"metadata"`
 	Entries        []Entry         `json:"entries"`
 	CreatedAt      time.Time       `json:"created_at"`
@@ -42,6 +45,8 @@ type TransferRequest struct {
 	Asset        string          `json:"asset"`
 	Description  string          `json:"description,omitempty"`
 	Metadata     json.RawMessage `json:"metadata,omitempty"`
+	// MandateID names the mandate an agent spends under; omit to use the agent's only active one on the wallet.
+	MandateID string `json:"mandate_id,omitempty"`
 }
 
 // AdjustmentRequest credits (positive) or debits (negative) a wallet against its asset's system wallet.
@@ -78,6 +83,22 @@ func (c *Client) Adjust(ctx context.Context, req AdjustmentRequest, opts ...Call
 func (c *Client) GetTransaction(ctx context.Context, transactionID string) (*Transaction, *Response, error) {
 	var t Transaction
 	resp, err := c.read(ctx, "/v1/transactions/"+url.PathEscape(transactionID), &t)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &t, resp, nil
+}
+
+// RefundRequest moves money back along a transfer or capture; Amount 0 refunds what is not refunded yet.
+type RefundRequest struct {
+	Amount int64  `json:"amount,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Refund refunds a transaction (POST /v1/transactions/{id}/refunds) and returns the refund's transaction.
+func (c *Client) Refund(ctx context.Context, transactionID string, req RefundRequest, opts ...CallOption) (*Transaction, *Response, error) {
+	var t Transaction
+	resp, err := c.write(ctx, "/v1/transactions/"+url.PathEscape(transactionID)+"/refunds", req, &t, opts)
 	if err != nil {
 		return nil, resp, err
 	}

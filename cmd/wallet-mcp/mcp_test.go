@@ -47,7 +47,7 @@ func (l ledger) balance(t *testing.T, walletID string) int64 {
 // agent configured with token (stdio semantics: the server's own WALLET_TOKEN is the agent's).
 func connect(t *testing.T, base, token string) *mcp.ClientSession {
 	t.Helper()
-	api, err := client.New(base)
+	api, err := client.New(base, client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(t, nil)}))
 	require.NoError(t, err)
 	server := newServer(&tools{api: api, stdioToken: token}, "test")
 	serverT, clientT := mcp.NewInMemoryTransports()

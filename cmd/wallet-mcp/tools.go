@@ -41,6 +41,7 @@ func newServer(t *tools, version string) *mcp.Server {
 			"transaction and the idempotency_key used. To retry after an error or a timeout, pass the same " +
 			"idempotency_key: the transfer is then made at most once.",
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.transfer)
+	addCommerceTools(s, t)
 	return s
 }
 
@@ -89,6 +90,7 @@ type TransferInput struct {
 	Amount         int64  `json:"amount" jsonschema:"amount in minor units (cents for USD), at least 1"`
 	Asset          string `json:"asset" jsonschema:"asset code of both wallets, such as USD"`
 	Description    string `json:"description,omitempty" jsonschema:"optional note stored with the transaction"`
+	MandateID      string `json:"mandate_id,omitempty" jsonschema:"when spending another's wallet: the mandate to spend under, if you hold several on it"`
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the idempotency_key a previous call returned so the transfer happens at most once"`
 }
 
@@ -145,7 +147,7 @@ func (t *tools) transfer(ctx context.Context, req *mcp.CallToolRequest, in Trans
 		opts = append(opts, client.WithIdempotencyKey(in.IdempotencyKey))
 	}
 	tx, resp, err := c.Transfer(ctx, client.TransferRequest{FromWalletID: in.FromWalletID, ToWalletID: in.ToWalletID,
-		Amount: in.Amount, Asset: in.Asset, Description: in.Description}, opts...)
+		Amount: in.Amount, Asset: in.Asset, Description: in.Description, MandateID: in.MandateID}, opts...)
 	if err != nil {
 		return nil, TransferOutput{}, explain("transfer", err, resp.IdempotencyKey)
 	}
@@ -212,4 +214,9 @@ func explain(tool string, err error, key string) error {
 func bearerFromHeader(h http.Header) bool {
 	scheme, tok, ok := strings.Cut(h.Get("Authorization"), " ")
 	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != ""
+}
+
+// explainInput is a refusal found before calling the wallet-api.
+func explainInput(tool, msg string) error {
+	return errors.New(tool + " failed: " + msg + ". Nothing was sent; fix it and call again.")
 }

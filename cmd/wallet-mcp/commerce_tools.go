@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
+)
+
+// addCommerceTools registers the history, holds and mandates tools.
+func addCommerceTools(s *mcp.Server, t *tools) {
+	mcp.AddTool(s, &mcp.Tool{Name: "list_transactions", Title: "List wallet transactions",
+		Description: "A wallet's entries, newest first, each with the balance after it. Eventually consistent: " +
+			"read_model.pending_entries says how many recent entries are not listed yet (get_balance is always current). " +
+			"Pass next_cursor back as cursor for older entries.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.listTransactions)
+	mcp.AddTool(s, &mcp.Tool{Name: "create_hold", Title: "Hold funds",
+		Description: "Reserve amount (minor units) on a wallet before a purchase: it leaves available but stays in " +
+			"balance until captured, voided or expired. Returns the hold and the idempotency_key; retry with the " +
+			"same idempotency_key to be sure the hold is made once.",
+		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.createHold)
+	mcp.AddTool(s, &mcp.Tool{Name: "capture_hold", Title: "Capture a hold",
+		Description: "Pay from an active hold (once): amount defaults to the whole hold, to_wallet_id to the hold's " +
+			"destination; the rest is released. Retry with the same idempotency_key.",
+		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.captureHold)
+	mcp.AddTool(s, &mcp.Tool{Name: "void_hold", Title: "Void a hold",
+		Description: "Release everything an active hold reserves. Retry with the same idempotency_key.",
+		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.voidHold)
+	mcp.AddTool(s, &mcp.Tool{Name: "list_mandates", Title: "List mandates",
+		Description: "The spending mandates on a wallet (for its owner or an admin): which agent may spend, limits, what is spent and remaining " +
+			"in the period, allowed destinations, expiry.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.listMandates)
+}
+
+// HistoryInput pages through a wallet's history.
+type HistoryInput struct {
+	WalletID string `json:"wallet_id" jsonschema:"the wallet's UUID"`
+	Limit    int    `json:"limit,omitempty" jsonschema:"entries per page, 1 to 200 (default 50)"`
+	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; omit for the newest entries"`
+}
+
+// HistoryOutput is one page of history.
+type HistoryOutput struct {
+	WalletID   string               `json:"wallet_id"`
+	Asset      string               `json:"asset"`
+	Entries    []HistoryEntryOutput `json:"entries"`
+	NextCursor string               `json:"next_cursor,omitempty" jsonschema:"pass as cursor for older entries; absent on the last page"`
+	ReadModel  client.ReadModel     `json:"read_model"`
+}
+
+// HistoryEntryOutput is one entry with the balance after it.
+type HistoryEntryOutput struct {
+	TransactionID string `json:"transaction_id"`
+	Kind          string `json:"kind"`
+	Bucket        string `json:"bucket"`
+	Amount        int64  `json:"amount"`
+	BalanceAfter  int64  `json:"balance_after"`
+	HeldAfter     int64  `json:"held_after"`
+	CreatedAt     string `json:"created_at"`
+}
+
+// CreateHoldInput is a hold the model asks for.
+type CreateHoldInput struct {
+	WalletID       string `json:"wallet_id" jsonschema:"UUID of the wallet to hold funds on"`
+	Amount         int64  `json:"amount" jsonschema:"amount in minor units, at least 1"`
+	Asset          string `json:"asset" jsonschema:"asset code, such as USD"`
+	ToWalletID     string `json:"to_wallet_id,omitempty" jsonschema:"UUID of the wallet a capture will pay"`
+	ExpiresAt      string `json:"expires_at,omitempty" jsonschema:"RFC 3339 time the hold lapses; default 7 days"`
+	Description    string `json:"description,omitempty"`
+	MandateID      string `json:"mandate_id,omitempty" jsonschema:"the mandate to spend under, when you hold several on the wallet"`
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the key a previous call returned"`
+}
+
+// CaptureHoldInput captures a hold.
+type CaptureHoldInput struct {
+	HoldID         string `json:"hold_id" jsonschema:"the hold's UUID"`
+	Amount         int64  `json:"amount,omitempty" jsonschema:"minor units to capture; omit for the whole hold"`
+	ToWalletID     string `json:"to_wallet_id,omitempty" jsonschema:"destination; omit for the hold's own"`
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the key a previous call returned"`
+}
+
+// VoidHoldInput voids a hold.
+type VoidHoldInput struct {
+	HoldID         string `json:"hold_id" jsonschema:"the hold's UUID"`
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the key a previous call returned"`
+}
+
+// HoldOutput is a hold and the key it was changed under.
+type HoldOutput struct {
+	HoldID         string `json:"hold_id"`
+	WalletID       string `json:"wallet_id"`
+	ToWalletID     string `json:"to_wallet_id,omitempty"`
+	Asset          string `json:"asset"`
+	Amount         int64  `json:"amount"`
+	CapturedAmount int64  `json:"captured_amount"`
+	Status         string `json:"status" jsonschema:"active, captured, voided or expired"`
+	ExpiresAt      string `json:"expires_at"`
+	MandateID      string `json:"mandate_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key" jsonschema:"the key of this call; reuse it to retry"`
+	Replayed       bool   `json:"replayed" jsonschema:"true when this key had already done it: nothing new happened"`
+}
+
+// MandatesOutput lists a wallet's mandates.
+type MandatesOutput struct {
+	WalletID string          `json:"wallet_id"`
+	Mandates []MandateOutput `json:"mandates"`
+}
+
+// MandateOutput is one mandate.
+type MandateOutput struct {
+	MandateID           string   `json:"mandate_id"`
+	Agent               string   `json:"agent"`
+	Status              string   `json:"status" jsonschema:"active, revoked or expired"`
+	Asset               string   `json:"asset"`
+	MaxPerTransaction   int64    `json:"max_per_transaction,omitempty"`
+	LimitAmount         int64    `json:"limit_amount,omitempty"`
+	LimitPeriod         string   `json:"limit_period,omitempty" jsonschema:"day, week, month or total"`
+	SpentInPeriod       int64    `json:"spent_in_period"`
+	Remaining           *int64   `json:"remaining,omitempty" jsonschema:"what the limit still allows this period"`
+	AllowedDestinations []string `json:"allowed_destinations,omitempty"`
+	ExpiresAt           string   `json:"expires_at"`
+}
+
+func keyOption(key string) []client.CallOption {
+	if key == "" {
+		return nil
+	}
+	return []client.CallOption{client.WithIdempotencyKey(key)}
+}
+
+func holdOutput(h *client.Hold, resp *client.Response) HoldOutput {
+	return HoldOutput{HoldID: h.HoldID, WalletID: h.WalletID, ToWalletID: h.ToWalletID, Asset: h.Asset, Amount: h.Amount,
+		CapturedAmount: h.CapturedAmount, Status: h.Status, ExpiresAt: stamp(h.ExpiresAt), MandateID: h.MandateID,
+		IdempotencyKey: resp.IdempotencyKey, Replayed: resp.Replayed}
+}
+
+func (t *tools) listTransactions(ctx context.Context, req *mcp.CallToolRequest, in HistoryInput) (*mcp.CallToolResult, HistoryOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, HistoryOutput{}, err
+	}
+	h, _, err := c.ListTransactions(ctx, in.WalletID, in.Limit, in.Cursor)
+	if err != nil {
+		return nil, HistoryOutput{}, explain("list_transactions", err, "")
+	}
+	out := HistoryOutput{WalletID: h.WalletID, Asset: h.Asset, ReadModel: h.ReadModel, Entries: make([]HistoryEntryOutput, 0, len(h.Entries))}
+	if h.NextCursor != nil {
+		out.NextCursor = *h.NextCursor
+	}
+	for _, e := range h.Entries {
+		out.Entries = append(out.Entries, HistoryEntryOutput{TransactionID: e.TransactionID, Kind: e.Kind, Bucket: e.Bucket,
+			Amount: e.Amount, BalanceAfter: e.BalanceAfter, HeldAfter: e.HeldAfter, CreatedAt: stamp(e.CreatedAt)})
+	}
+	return nil, out, nil
+}
+
+func (t *tools) createHold(ctx context.Context, req *mcp.CallToolRequest, in CreateHoldInput) (*mcp.CallToolResult, HoldOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, HoldOutput{}, err
+	}
+	r := client.CreateHoldRequest{WalletID: in.WalletID, Amount: in.Amount, Asset: in.Asset, ToWalletID: in.ToWalletID,
+		Description: in.Description, MandateID: in.MandateID}
+	if in.ExpiresAt != "" {
+		at, err := time.Parse(time.RFC3339, in.ExpiresAt)
+		if err != nil {
+			return nil, HoldOutput{}, explainInput("create_hold", "expires_at must be an RFC 3339 time such as 2026-12-31T23:59:00Z")
+		}
+		r.ExpiresAt = &at
+	}
+	h, resp, err := c.CreateHold(ctx, r, keyOption(in.IdempotencyKey)...)
+	if err != nil {
+		return nil, HoldOutput{}, explain("create_hold", err, resp.IdempotencyKey)
+	}
+	return nil, holdOutput(h, resp), nil
+}
+
+func (t *tools) captureHold(ctx context.Context, req *mcp.CallToolRequest, in CaptureHoldInput) (*mcp.CallToolResult, HoldOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, HoldOutput{}, err
+	}
+	h, resp, err := c.CaptureHold(ctx, in.HoldID, client.CaptureHoldRequest{Amount: in.Amount, ToWalletID: in.ToWalletID},
+		keyOption(in.IdempotencyKey)...)
+	if err != nil {
+		return nil, HoldOutput{}, explain("capture_hold", err, resp.IdempotencyKey)
+	}
+	return nil, holdOutput(h, resp), nil
+}
+
+func (t *tools) voidHold(ctx context.Context, req *mcp.CallToolRequest, in VoidHoldInput) (*mcp.CallToolResult, HoldOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, HoldOutput{}, err
+	}
+	h, resp, err := c.VoidHold(ctx, in.HoldID, keyOption(in.IdempotencyKey)...)
+	if err != nil {
+		return nil, HoldOutput{}, explain("void_hold", err, resp.IdempotencyKey)
+	}
+	return nil, holdOutput(h, resp), nil
+}
+
+func (t *tools) listMandates(ctx context.Context, req *mcp.CallToolRequest, in WalletInput) (*mcp.CallToolResult, MandatesOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, MandatesOutput{}, err
+	}
+	l, _, err := c.ListMandates(ctx, in.WalletID)
+	if err != nil {
+		return nil, MandatesOutput{}, explain("list_mandates", err, "")
+	}
+	out := MandatesOutput{WalletID: l.WalletID, Mandates: make([]MandateOutput, 0, len(l.Mandates))}
+	for _, m := range l.Mandates {
+		mo := MandateOutput{MandateID: m.MandateID, Agent: m.Agent, Status: m.Status, Asset: m.Asset,
+			MaxPerTransaction: m.MaxPerTransaction, SpentInPeriod: m.SpentInPeriod, Remaining: m.Remaining,
+			AllowedDestinations: m.AllowedDestinations, ExpiresAt: stamp(m.ExpiresAt)}
+		if m.Limit != nil {
+			mo.LimitAmount, mo.LimitPeriod = m.Limit.Amount, m.Limit.Period
+		}
+		out.Mandates = append(out.Mandates, mo)
+	}
+	return nil, out, nil
+}
