@@ -81,14 +81,18 @@ func (c *Commands) expireHold(ctx context.Context, id uuid.UUID) (bool, error) {
 	}
 }
 
-// RunHoldSweeper expires holds every interval until ctx ends; the relay process runs it.
-func (c *Commands) RunHoldSweeper(ctx context.Context, interval time.Duration) {
+// HoldSweepInterval is how often the relay process looks for expired holds.
+const HoldSweepInterval = 5 * time.Second
+
+// RunHoldSweeper expires holds every interval until ctx ends, then returns nil; the relay process runs it as a
+// worker. A failed sweep is logged and retried at the next tick.
+func (c *Commands) RunHoldSweeper(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 			n, err := c.ExpireHolds(ctx)
 			if err != nil && ctx.Err() == nil {

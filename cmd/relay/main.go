@@ -19,6 +19,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentic-commerce/wallet-ledger/command"
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
@@ -77,7 +78,12 @@ func run() int {
 		slog.Error("relay cannot start", "error", err)
 		return 2
 	}
-	rl, err := relay.New(rcfg, pool, down, readSide...)
+	sweeper, err := holdSweeper(pool, cfg)
+	if err != nil {
+		slog.Error("relay cannot start", "error", err)
+		return 2
+	}
+	rl, err := relay.New(rcfg, pool, down, append(readSide, sweeper)...)
 	if err != nil {
 		slog.Error("relay cannot start", "error", err)
 		return 2
@@ -117,4 +123,20 @@ func run() int {
 	}
 	slog.Info("relay stopped")
 	return code
+}
+
+// holdSweeper is the worker that releases expired holds (issue 5). Several replicas may run it: each hold is
+// released once, under its row lock.
+func holdSweeper(pool *pgxpool.Pool, cfg config.Config) (relay.Option, error) {
+	store, err := eventstore.NewStore(pool)
+	if err != nil {
+		return nil, err
+	}
+	commands, err := command.New(store, cfg.SystemWalletID, cfg.IdempotencyTTL)
+	if err != nil {
+		return nil, err
+	}
+	return relay.WithWorker(relay.Worker{Name: "hold-expiry", Run: func(ctx context.Context) error {
+		return commands.RunHoldSweeper(ctx, command.HoldSweepInterval)
+	}}), nil
 }
