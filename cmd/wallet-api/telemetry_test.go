@@ -19,6 +19,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
+	"github.com/agentic-commerce/wallet-ledger/relay"
 )
 
 // syncBuffer is the stderr the telemetry JSON log writes to; SDK goroutines and handlers write concurrently.
@@ -78,6 +79,8 @@ func TestTelemetryOfATransfer(t *testing.T) {
 	r := a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: aliceTok, Key: key, Body: transfer,
 		Header: map[string]string{"traceparent": "00-" + traceID + "-" + parentID + "-01"}})
 	require.Equal(t, http.StatusCreated, r.Status, "transfer: %s", r.Body)
+	txID, _ := r.JSON(t)["transaction_id"].(string)
+	require.NotEmpty(t, txID, "transfer response: %s", r.Body)
 	r = a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: aliceTok, Key: key, Body: transfer})
 	require.Equal(t, "true", r.Header.Get("Idempotent-Replayed"), "replay: %s", r.Body)
 	transfer["amount"] = 251
@@ -121,6 +124,8 @@ func TestTelemetryOfATransfer(t *testing.T) {
 	}
 	assert.NotContains(t, logs, aliceTok, "a bearer token reached the logs")
 
+	checkTraceReachesBroker(t, tel, rcv, a, txID, traceID)
+
 	set, err := otlptest.Translate(rcv.Metrics())
 	require.NoError(t, err)
 	for _, m := range []string{"ledger_transactions_committed_total", "ledger_idempotency_replays_total",
@@ -136,6 +141,57 @@ func TestTelemetryOfATransfer(t *testing.T) {
 	for _, p := range otlptest.CheckQueries(queries, set, fromAPI) {
 		t.Error(p)
 	}
+}
+
+// checkTraceReachesBroker follows the transfer's trace out of the API: the outbox row written in the transfer's
+// transaction carries its traceparent, and after the real relay (SQL publisher) forwarded the event, the message on
+// the downstream topic carries the same trace, pointing at the relay's publish span. (One test with the API: the
+// relay's package-level tracer binds to the first provider the process installs.)
+func checkTraceReachesBroker(t *testing.T, tel *telemetry.Telemetry, rcv *otlptest.Receiver, a *testAPI, txID, traceID string) {
+	t.Helper()
+	ctx := context.Background()
+	metadataOf := func(table string) map[string]string {
+		var raw []byte
+		err := a.app.pool.QueryRow(ctx, `SELECT metadata::text FROM `+table+` WHERE payload->>'transaction_id' = $1`, txID).Scan(&raw)
+		if err != nil {
+			return nil
+		}
+		var md map[string]string
+		require.NoError(t, json.Unmarshal(raw, &md))
+		return md
+	}
+	outbox := metadataOf("outbox_events")
+	require.NotNil(t, outbox, "no outbox row for transaction %s", txID)
+	assert.Contains(t, outbox["traceparent"], "-"+traceID+"-", "the outbox row does not carry the request's trace")
+
+	cfg := relay.Config{Publisher: relay.PublisherSQL}
+	down, err := relay.NewDownstream(cfg, a.app.pool, nil)
+	require.NoError(t, err)
+	rl, err := relay.New(cfg, a.app.pool, down)
+	require.NoError(t, err)
+	relayCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); defer down.Close(); _ = rl.Run(relayCtx) }()
+	defer func() { stop(); <-done }()
+
+	var published map[string]string
+	require.Eventually(t, func() bool {
+		published = metadataOf("watermill_" + relay.DefaultSQLTopic)
+		return published != nil
+	}, 20*time.Second, 50*time.Millisecond, "the relay never published transaction %s", txID)
+	parts := strings.Split(published["traceparent"], "-")
+	require.Len(t, parts, 4, "published metadata: %v", published)
+	assert.Equal(t, traceID, parts[1], "the published event left the request's trace")
+
+	require.Eventually(t, func() bool {
+		require.NoError(t, tel.ForceFlush(ctx))
+		for _, s := range rcv.Spans() {
+			if hex.EncodeToString(s.GetSpanId()) == parts[2] {
+				return hex.EncodeToString(s.GetTraceId()) == traceID
+			}
+		}
+		return false
+	}, 15*time.Second, 100*time.Millisecond, "no relay span %s in the transfer's trace", parts[2])
 }
 
 // sqlSpansUnder returns the query text of every PostgreSQL span descending from root.
