@@ -9,11 +9,13 @@
 # afterwards money is conserved per asset, every audit is consistent, every 201 is in the journal and no
 # key retried across the fault took effect twice (cmd/loadgen checks all of it, through the API and the DB).
 #
-# WARNING: pg-stop stops the whole local PostgreSQL server, so it disrupts anything else using it for ~10 s.
-# It is not part of `make test` (which uses the proxy instead); skip it with RES_FAULTS="proxy-reset ...".
+# WARNING: by default pg-stop stops the whole local PostgreSQL server (the Debian cluster on PGHOST_URL's port,
+# via pg_ctlcluster), so it disrupts anything else using it for ~10 s. RES_PG_TARGET=private crashes a throwaway
+# server this script starts instead (initdb in a temp dir, same binaries), which is what `go test ./load/` does.
 #
 # Environment: PGHOST_URL (default postgres://postgres@127.0.0.1:5432), RES_DB (default wallet_resiliency,
-# dropped and re-created), RES_FAULTS (default: all four), RES_REQUEST_TIMEOUT (API REQUEST_TIMEOUT, 3s).
+# dropped and re-created), RES_FAULTS (default: all four), RES_REQUEST_TIMEOUT (API REQUEST_TIMEOUT, 3s),
+# RES_PG_TARGET (shared | private, default shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +53,22 @@ pg_start_cmd() {
   echo "su postgres -c 'pg_ctl -D $dir -l /tmp/pg-resiliency.log start -w'"
 }
 
+# A private PostgreSQL for RES_PG_TARGET=private: the binaries of the installed server, run as postgres.
+PRIV_DIR=""
+PRIV_PORT=${RES_PRIVATE_PG_PORT:-25499}
+pg_bindir() { dirname "$(readlink -f "$(command -v initdb || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")"; }
+as_postgres() { if [[ $(id -u) -eq 0 ]]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
+private_pg_start_cmd() { echo "$(declare -f as_postgres); as_postgres \"$(pg_bindir)/pg_ctl -D $PRIV_DIR/data -o '-p $PRIV_PORT -k $PRIV_DIR -c listen_addresses=127.0.0.1' -l $PRIV_DIR/log -w -t 30 start\""; }
+private_pg_stop_cmd() { echo "$(declare -f as_postgres); as_postgres \"$(pg_bindir)/pg_ctl -D $PRIV_DIR/data -m immediate stop\""; }
+start_private_pg() {
+  PRIV_DIR=$(mktemp -d /tmp/wallet-resiliency-pg.XXXXXX)
+  [[ $(id -u) -eq 0 ]] && chown postgres "$PRIV_DIR"
+  as_postgres "$(pg_bindir)/initdb -D $PRIV_DIR/data -A trust -U postgres --no-sync >/dev/null"
+  bash -c "$(private_pg_start_cmd)" >/dev/null
+  psql "postgres://postgres@127.0.0.1:$PRIV_PORT/postgres" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $RES_DB"
+  DATABASE_URL="postgres://postgres@127.0.0.1:$PRIV_PORT/$RES_DB?sslmode=disable" bin/migrate
+}
+
 stop_api() {
   if [[ -f $RUN_DIR/api.pid ]]; then
     local pid; pid=$(cat "$RUN_DIR/api.pid")
@@ -64,8 +82,12 @@ stop_api() {
 cleanup() {
   stop_api
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # Never leave the server down, whatever happened to the run.
+  # Never leave the shared server down, whatever happened to the run.
   if [[ -n ${PG_START:-} ]] && ! pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; then bash -c "$PG_START" || true; fi
+  if [[ -n $PRIV_DIR ]]; then
+    as_postgres "$(pg_bindir)/pg_ctl -D $PRIV_DIR/data -m immediate stop" >/dev/null 2>&1 || true
+    rm -rf "$PRIV_DIR"
+  fi
 }
 trap cleanup EXIT
 
@@ -122,8 +144,14 @@ for fault in $RES_FAULTS; do
     api-kill)
       args+=(-fault-inject "kill -9 \$(cat $RUN_DIR/api.pid)" -fault-heal "$RUN_DIR/start_api.sh" -fault-transport-errors) ;;
     pg-stop)
-      PG_STOP=$(pg_stop_cmd); PG_START=$(pg_start_cmd)
-      args+=(-fault-inject "$PG_STOP" -fault-heal "$PG_START") ;;
+      if [[ ${RES_PG_TARGET:-shared} == private ]]; then
+        [[ -n $PRIV_DIR ]] || start_private_pg
+        db_for_api="postgres://postgres@127.0.0.1:$PRIV_PORT/$RES_DB?sslmode=disable"
+        args+=(-fault-inject "$(private_pg_stop_cmd)" -fault-heal "$(private_pg_start_cmd)")
+      else
+        PG_STOP=$(pg_stop_cmd); PG_START=$(pg_start_cmd)
+        args+=(-fault-inject "$PG_STOP" -fault-heal "$PG_START")
+      fi ;;
     *) echo "unknown fault $fault" >&2; exit 2 ;;
   esac
   log "fault $fault"
@@ -133,7 +161,9 @@ for fault in $RES_FAULTS; do
   wait_ready
   kill -0 "$(cat "$RUN_DIR/api.pid")" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
   set +e
-  timeout 10m bin/loadgen run -scenario resiliency_partition -base-url "$BASE_URL" -database-url "$DB_URL" \
+  check_db=$DB_URL
+  [[ $db_for_api == *":$PRIV_PORT/"* ]] && check_db=$db_for_api
+  timeout 10m bin/loadgen run -scenario resiliency_partition -base-url "$BASE_URL" -database-url "$check_db" \
     -reports "$REPORTS" "${args[@]}"
   rc=$?
   set -e
