@@ -232,3 +232,23 @@ func TestHoldExpiry(t *testing.T) {
 	expectProblem(t, a.post(alice, "/v1/holds/"+h3+"/capture", nil), http.StatusUnprocessableEntity, "hold_not_active")
 	ledgerConsistent(t, a, from, to)
 }
+
+// Every route of holds, mandates and refunds fails closed when the database is unreachable.
+func TestAgentRoutesFailClosed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/wallet_service?sslmode=disable" // nothing listens on port 1
+	a := newAPIWith(t, cfg)
+	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
+	id := uuid.NewString()
+	expectUnavailable(t, a.post(alice, "/v1/holds", map[string]any{"wallet_id": id, "amount": 1, "asset": "USD"}))
+	expectUnavailable(t, a.post(alice, "/v1/holds/"+id+"/capture", map[string]any{"amount": 1}))
+	expectUnavailable(t, a.post(alice, "/v1/holds/"+id+"/void", nil))
+	expectUnavailable(t, a.post(alice, "/v1/wallets/"+id+"/mandates", map[string]any{"agent": "x", "expires_at": in(time.Hour)}))
+	expectUnavailable(t, a.post(alice, "/v1/mandates/"+id+"/revoke", nil))
+	expectUnavailable(t, a.post(alice, "/v1/transactions/"+id+"/refunds", map[string]any{"reason": "x"}))
+	expectUnavailable(t, a.get(alice, "/v1/holds/"+id))
+	expectUnavailable(t, a.get(alice, "/v1/mandates/"+id))
+	expectUnavailable(t, a.get(alice, "/v1/wallets/"+id+"/mandates"))
+	_, err := a.app.commands.ExpireHolds(context.Background())
+	require.Error(t, err, "the sweeper reports the outage instead of pretending it swept")
+}
