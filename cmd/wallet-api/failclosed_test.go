@@ -208,4 +208,3 @@ func freePort(t *testing.T) string {
 	require.NoError(t, err)
 	return port
 }
-

@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
+	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
 
 // The README's quick start is a promise to a newcomer: its curl commands, run as written against a running
@@ -23,7 +26,10 @@ func TestREADMEQuickStartWorksAsWritten(t *testing.T) {
 	require.NoError(t, err)
 	block := quickStartBlock(t, string(readme))
 
-	a := newAPI(t)
+	// Its own database: the README's fixed wallet IDs must not collide with other tests'.
+	cfg := testConfig(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, migrations.Apply)
+	a := newAPIWith(t, cfg)
 	bin := filepath.Join(t.TempDir(), "bin")
 	require.NoError(t, os.MkdirAll(bin, 0o755))
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "walletctl"), "../walletctl")
