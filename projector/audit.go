@@ -215,6 +215,11 @@ func (a *Auditor) setTimeout(ctx context.Context, q eventstore.Querier) error {
 	if err != nil {
 		return fmt.Errorf("set audit statement timeout: %w", err)
 	}
+	// The full sweep groups every entry by wallet and by transaction; with the default work_mem those hash
+	// aggregates spill to disk and the sweep of a million entries takes several times longer.
+	if _, err := q.Exec(ctx, "SET LOCAL work_mem = '128MB'"); err != nil {
+		return fmt.Errorf("set audit work_mem: %w", err)
+	}
 	return nil
 }
 
