@@ -187,6 +187,9 @@ func (a *Auditor) Incremental(ctx context.Context) (Report, error) {
 		if err != nil {
 			return err
 		}
+		if wallets, err = recheckFromScratch(ctx, tx, wallets); err != nil {
+			return err
+		}
 		if err := savePrefixSums(ctx, tx, wallets); err != nil {
 			return err
 		}
@@ -205,6 +208,35 @@ func (a *Auditor) Incremental(ctx context.Context) (Report, error) {
 	}
 	a.finish(ctx, &r)
 	return r, nil
+}
+
+// recheckFromScratch audits again, over their whole journal, the wallets a prefix-sum pass found inconsistent, and
+// keeps that answer: a finding is never reported on the strength of a stored prefix alone (a prefix could only be
+// stale if some writer broke the lock order the prefix relies on; it is then replaced by the recomputed sum).
+func recheckFromScratch(ctx context.Context, tx pgx.Tx, wallets []WalletAudit) ([]WalletAudit, error) {
+	var suspect []uuid.UUID
+	for _, w := range wallets {
+		if !w.Consistent() {
+			suspect = append(suspect, w.WalletID)
+		}
+	}
+	if len(suspect) == 0 {
+		return wallets, nil
+	}
+	fresh, err := auditWallets(ctx, tx, suspect, false)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]WalletAudit, len(fresh))
+	for _, w := range fresh {
+		byID[w.WalletID] = w
+	}
+	for i, w := range wallets {
+		if f, ok := byID[w.WalletID]; ok {
+			wallets[i] = f
+		}
+	}
+	return wallets, nil
 }
 
 func (a *Auditor) setTimeout(ctx context.Context, q eventstore.Querier) error {

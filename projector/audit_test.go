@@ -223,3 +223,25 @@ func TestRebuildFromEmptyEqualsWriters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, again.Diffs)
 }
+
+// A stale prefix sum alone never produces a finding: the incremental pass rechecks a suspect wallet over its whole
+// journal and stores the recomputed sum.
+func TestIncrementalRechecksStalePrefix(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t, pgtest.Pool(t))
+	auditor, err := projector.NewAuditor(l.store, nil)
+	require.NoError(t, err)
+	a, b := l.wallet("CHF"), l.wallet("CHF")
+	l.adjust(a, "CHF", 300)
+	drainAudit(t, auditor)
+	_, err = l.pool.Exec(ctx, `UPDATE audit_wallet_sums SET balance = balance + 50 WHERE wallet_id = $1`, a)
+	require.NoError(t, err)
+	ok, err := l.transfer(ctx, a, b, "CHF", 20)
+	require.NoError(t, err)
+	require.True(t, ok)
+	r := drainAudit(t, auditor)
+	assert.Empty(t, r.Findings)
+	var prefix int64
+	require.NoError(t, l.pool.QueryRow(ctx, `SELECT balance FROM audit_wallet_sums WHERE wallet_id = $1`, a).Scan(&prefix))
+	assert.Equal(t, int64(280), prefix)
+}
