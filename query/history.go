@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -69,7 +70,10 @@ func (q *Queries) History(w http.ResponseWriter, r *http.Request) {
 
 // parseHistoryQuery reads limit (1-200, default 50) and the opaque cursor.
 func parseHistoryQuery(r *http.Request) (int, *int64, error) {
-	qs := r.URL.Query()
+	qs, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return 0, nil, httpapi.Errorf("invalid_query", "the query string is malformed")
+	}
 	limit := DefaultHistoryLimit
 	if vs, ok := qs["limit"]; ok {
 		n, err := strconv.Atoi(vs[0])
