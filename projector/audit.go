@@ -84,7 +84,7 @@ func NewAuditor(store *eventstore.Store, log *slog.Logger) (*Auditor, error) {
 	return &Auditor{store: store, log: log, StatementTimeout: 10 * time.Minute, MaxEvents: 20000}, nil
 }
 
-// AuditWallet audits one wallet with the engine; it answers wallet_not_found when the wallet has no projection.
+// AuditWallet audits one wallet with the engine; it answers wallet_not_found when the wallet does not exist.
 func AuditWallet(ctx context.Context, store *eventstore.Store, walletID uuid.UUID) (WalletAudit, error) {
 	a, err := NewAuditor(store, nil)
 	if err != nil {
@@ -105,7 +105,8 @@ func (a *Auditor) Wallet(ctx context.Context, walletID uuid.UUID) (WalletAudit, 
 	if err != nil {
 		return WalletAudit{}, err
 	}
-	if len(out) == 0 || !out[0].HasProjection || !out[0].HasWallet {
+	// A wallet whose projection is missing is a finding, not a 404: it answers inconsistent with a zero projection.
+	if len(out) == 0 || !out[0].HasWallet {
 		return WalletAudit{}, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", walletID)
 	}
 	return out[0], nil
