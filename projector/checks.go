@@ -70,6 +70,21 @@ func (f Finding) LogAttrs(mode string) []any {
 // reads their projections. With prefix, a wallet's sum starts from its verified prefix in audit_wallet_sums and
 // adds only the entries after it (an index range scan); without, it sums the whole journal of the wallet.
 func auditWallets(ctx context.Context, q eventstore.Querier, ids []uuid.UUID, prefix bool) ([]WalletAudit, error) {
+	// A scoped pass sums each wallet's entries after its prefix with one index range scan (LATERAL, so the bound
+	// is an index condition); the sweep of every wallet groups the whole journal in one hash aggregate instead.
+	journal := `SELECT b.wallet_id, b.bal + coalesce(x.bal, 0) AS bal, b.held + coalesce(x.held, 0) AS held,
+				b.n + x.n AS n, greatest(b.last, coalesce(x.last, 0)) AS last
+			FROM base b CROSS JOIN LATERAL (
+				SELECT sum(e.amount) AS bal, sum(e.amount) FILTER (WHERE e.bucket = 'held') AS held, count(*) AS n,
+					max(e.entry_id) AS last
+				FROM journal_entries e WHERE e.wallet_id = b.wallet_id AND e.entry_id > b.last) x`
+	if ids == nil {
+		journal = `SELECT b.wallet_id, b.bal + coalesce(sum(e.amount), 0) AS bal,
+				b.held + coalesce(sum(e.amount) FILTER (WHERE e.bucket = 'held'), 0) AS held,
+				b.n + count(e.entry_id) AS n, greatest(b.last, coalesce(max(e.entry_id), 0)) AS last
+			FROM base b LEFT JOIN journal_entries e ON e.wallet_id = b.wallet_id AND e.entry_id > b.last
+			GROUP BY b.wallet_id, b.bal, b.held, b.n, b.last`
+	}
 	rows, err := q.Query(ctx, `WITH ids AS (
 			SELECT wallet_id FROM wallets WHERE $1::uuid[] IS NULL OR wallet_id = ANY($1)
 			UNION SELECT wallet_id FROM balance_projections WHERE $1::uuid[] IS NULL OR wallet_id = ANY($1)
@@ -77,13 +92,7 @@ func auditWallets(ctx context.Context, q eventstore.Querier, ids []uuid.UUID, pr
 			SELECT i.wallet_id, coalesce(s.last_entry_id, 0) AS last, coalesce(s.balance, 0) AS bal,
 				coalesce(s.held, 0) AS held, coalesce(s.entry_count, 0) AS n
 			FROM ids i LEFT JOIN audit_wallet_sums s ON $2 AND s.wallet_id = i.wallet_id
-		), j AS (
-			SELECT b.wallet_id, b.bal + coalesce(sum(e.amount), 0) AS bal,
-				b.held + coalesce(sum(e.amount) FILTER (WHERE e.bucket = 'held'), 0) AS held,
-				b.n + count(e.entry_id) AS n, greatest(b.last, coalesce(max(e.entry_id), 0)) AS last
-			FROM base b LEFT JOIN journal_entries e ON e.wallet_id = b.wallet_id AND e.entry_id > b.last
-			GROUP BY b.wallet_id, b.bal, b.held, b.n, b.last
-		)
+		), j AS (`+journal+`)
 		SELECT j.wallet_id, coalesce(w.asset, p.asset, ''), coalesce(w.kind, p.kind, ''),
 			w.wallet_id IS NOT NULL, p.wallet_id IS NOT NULL, coalesce(p.balance, 0), coalesce(p.held, 0),
 			j.bal::bigint, j.held::bigint, j.n, j.last
