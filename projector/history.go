@@ -81,7 +81,9 @@ func CatchUpHistory(ctx context.Context, tx pgx.Tx, wallets []uuid.UUID) error {
 			SELECT e.wallet_id, e.entry_id, e.transaction_id, t.position, t.kind, e.bucket, e.amount, t.created_at,
 				(h.balance + sum(e.amount) OVER w)::bigint AS balance_after,
 				(h.held + sum(CASE WHEN e.bucket = 'held' THEN e.amount ELSE 0 END) OVER w)::bigint AS held_after
-			FROM h JOIN journal_entries e ON e.wallet_id = h.wallet_id AND e.entry_id > h.last_entry_id
+			-- LATERAL: one index range scan per wallet for its new entries, never a pass over the journal.
+			FROM h CROSS JOIN LATERAL (SELECT * FROM journal_entries j
+				WHERE j.wallet_id = h.wallet_id AND j.entry_id > h.last_entry_id) e
 			JOIN journal_transactions t ON t.transaction_id = e.transaction_id
 			WINDOW w AS (PARTITION BY e.wallet_id ORDER BY e.entry_id)
 		), ins AS (
