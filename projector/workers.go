@@ -41,9 +41,8 @@ func LoadWorkerConfig(getenv func(string) string) (WorkerConfig, error) {
 // incremental pass for the wallets it rechecked. A discrepancy therefore stays reported until a pass that covers it
 // finds it gone, instead of being hidden by the next incremental pass that happened not to look at it.
 type OpenFindings struct {
-	mu       sync.Mutex
-	open     map[string]Finding
-	lastPass time.Time
+	mu   sync.Mutex
+	open map[string]Finding
 }
 
 // Update merges a pass into the view and returns how many findings are open.
@@ -67,7 +66,6 @@ func (o *OpenFindings) Update(r Report) int {
 	for _, f := range r.Findings {
 		o.open[f.Key()] = f
 	}
-	o.lastPass = r.FinishedAt
 	return len(o.open)
 }
 
