@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 )
 
 // Subjects the load generator acts as. Seeded wallets are owned by LoadSub,
@@ -59,23 +60,16 @@ type TokenConfig struct {
 	TTL      time.Duration
 }
 
-// Mint signs an HS256 token with the contract's claims.
+// Mint signs an HS256 token with the contract's claims, through the same
+// function walletctl uses, so the load generator's tokens are the API's.
 func (c TokenConfig) Mint(sub, scope string) (string, error) {
 	ttl := c.TTL
 	if ttl <= 0 {
 		ttl = 2 * time.Hour
 	}
-	now := time.Now()
-	claims := jwt.MapClaims{
-		"sub":   sub,
-		"aud":   c.Audience,
-		"scope": scope,
-		"iat":   now.Unix(),
-		"exp":   now.Add(ttl).Unix(),
-	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(c.Secret))
+	tok, err := auth.Mint(c.Secret, c.Audience, sub, strings.Fields(scope), ttl)
 	if err != nil {
-		return "", fmt.Errorf("sign token for %s: %w", sub, err)
+		return "", fmt.Errorf("mint token for %s: %w", sub, err)
 	}
 	return tok, nil
 }
