@@ -77,16 +77,17 @@ type writePlan interface {
 var errReplay = errors.New("idempotency key already answered")
 
 // execute runs plan under idem in one DB transaction: the idempotency record, the journal rows, the projection
-// update and the outbox rows commit together or not at all. A key seen before is answered from its stored
+// update and the outbox rows commit together or not at all, in two round trips (BEGIN and COMMIT ride on the
+// batches). A key seen before is answered from its stored
 // response; a domain refusal is stored too, so a retry gets the same answer.
 func (c *Commands) execute(ctx context.Context, idem Idempotency, instance string, plan writePlan) (Outcome, error) {
 	var prior *storedResponse
 	var out Outcome
-	err := c.store.InTx(ctx, func(tx pgx.Tx) error {
+	err := c.store.InWriteTx(ctx, func(tx *eventstore.WriteTx) error {
 		b := &pgx.Batch{}
 		queueLookup(b, idem, &prior)
 		plan.read(b)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if err := tx.Send(ctx, b); err != nil {
 			return fmt.Errorf("read for write: %w", err)
 		}
 		if prior != nil {
@@ -107,10 +108,7 @@ func (c *Commands) execute(ctx context.Context, idem Idempotency, instance strin
 		}
 		c.queueStore(b, idem, status, encoded, location)
 		out = Outcome{Status: status, Body: encoded, Location: location}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		return nil
+		return tx.SendAndCommit(ctx, b)
 	})
 	switch {
 	case err == nil:

@@ -24,15 +24,43 @@ type Querier interface {
 
 // Store runs the ledger's database transactions.
 type Store struct {
-	pool *pgxpool.Pool
+	pool           *pgxpool.Pool
+	acquireTimeout time.Duration
 }
+
+// DefaultAcquireTimeout bounds the wait for a pooled connection. Past the machine's capacity, requests would
+// otherwise queue until the request timeout; shedding them sooner with a 503 keeps the latency of what is
+// accepted bounded, and clients retry with the same key. It stays above the time a burst on one hot wallet
+// legitimately queues (writers serialise on its row lock while holding their connections).
+const DefaultAcquireTimeout = 2 * time.Second
 
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("eventstore: nil pool")
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, acquireTimeout: DefaultAcquireTimeout}, nil
+}
+
+// SetAcquireTimeout changes how long a transaction waits for a pooled connection before answering ErrUnavailable.
+func (s *Store) SetAcquireTimeout(d time.Duration) {
+	if d > 0 {
+		s.acquireTimeout = d
+	}
+}
+
+// acquire takes a pooled connection, waiting at most acquireTimeout (and never past ctx).
+func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
+	defer cancel()
+	conn, err := s.pool.Acquire(actx)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, &Error{Code: ErrUnavailable.Code, Detail: "the ledger is at capacity; nothing was committed, retry with the same Idempotency-Key", err: err}
+		}
+		return nil, classify(fmt.Errorf("acquire connection: %w", err))
+	}
+	return conn, nil
 }
 
 // Pool returns the pool for reads.
@@ -42,7 +70,12 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // back; database errors come back classified (domain errors, or ErrUnavailable when the outcome could not be
 // committed), so a lost connection during COMMIT is never reported as a success.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return classify(fmt.Errorf("begin: %w", err))
 	}

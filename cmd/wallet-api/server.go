@@ -51,6 +51,7 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	store.SetAcquireTimeout(cfg.AcquireTimeout)
 	commands, err := command.New(store, cfg.SystemWalletID, cfg.IdempotencyTTL)
 	if err != nil {
 		return nil, err

@@ -33,6 +33,7 @@ type Config struct {
 	RequestTimeout     time.Duration
 	StatementTimeout   time.Duration
 	LockTimeout        time.Duration
+	AcquireTimeout     time.Duration
 	ShutdownTimeout    time.Duration
 	IdempotencyTTL     time.Duration
 	HoldMaxTTL         time.Duration // how far ahead a hold may expire
@@ -75,6 +76,7 @@ func Load() (Config, error) {
 		{"REQUEST_TIMEOUT", "10s", &c.RequestTimeout},
 		{"DB_STATEMENT_TIMEOUT", "5s", &c.StatementTimeout},
 		{"DB_LOCK_TIMEOUT", "3s", &c.LockTimeout},
+		{"DB_ACQUIRE_TIMEOUT", "2s", &c.AcquireTimeout},
 		{"SHUTDOWN_TIMEOUT", "20s", &c.ShutdownTimeout},
 		{"IDEMPOTENCY_TTL", "48h", &c.IdempotencyTTL},
 		{"HOLD_MAX_TTL", "720h", &c.HoldMaxTTL},

@@ -1,0 +1,84 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// WriteTx is a transaction whose BEGIN rides at the head of its first batch and whose COMMIT rides at the tail of
+// its last: a read-then-write transaction costs two round trips instead of four. On the hot write path that halves
+// the syscalls and backend wake-ups per transfer, which is what bounds throughput on a small machine.
+type WriteTx struct {
+	conn      *pgx.Conn
+	begun     bool
+	committed bool
+}
+
+// Send sends b inside the transaction; the first batch also begins it.
+func (w *WriteTx) Send(ctx context.Context, b *pgx.Batch) error {
+	if w.committed {
+		return errors.New("write transaction already committed")
+	}
+	w.begin(b)
+	return w.conn.SendBatch(ctx, b).Close()
+}
+
+// SendAndCommit sends b followed by COMMIT in one round trip. A failed statement skips the rest of the pipeline,
+// COMMIT included, so nothing commits unless every statement (and every deferred check at COMMIT) succeeded.
+func (w *WriteTx) SendAndCommit(ctx context.Context, b *pgx.Batch) error {
+	if w.committed {
+		return errors.New("write transaction already committed")
+	}
+	w.begin(b)
+	b.Queue("commit").Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			// PostgreSQL answers ROLLBACK to a COMMIT of a failed transaction.
+			return pgx.ErrTxCommitRollback
+		}
+		w.committed = true
+		return nil
+	})
+	if err := w.conn.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write and commit: %w", err)
+	}
+	return nil
+}
+
+func (w *WriteTx) begin(b *pgx.Batch) {
+	if w.begun {
+		return
+	}
+	w.begun = true
+	b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: "begin isolation level read committed"}}, b.QueuedQueries...)
+}
+
+// InWriteTx runs fn with a WriteTx on a pooled connection; fn must finish with SendAndCommit to commit. Any error,
+// or returning without committing, rolls back. Errors come back classified like InTx's: a connection lost around
+// COMMIT is ErrUnavailable, never a success.
+func (s *Store) InWriteTx(ctx context.Context, fn func(w *WriteTx) error) error {
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// Release destroys a connection left inside a transaction, so a failed rollback never poisons the pool.
+	defer conn.Release()
+	w := &WriteTx{conn: conn.Conn()}
+	err = fn(w)
+	if err == nil && !w.committed {
+		err = errors.New("write transaction returned without committing")
+	}
+	if err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_, _ = conn.Exec(rbCtx, "rollback")
+		}
+		return classify(err)
+	}
+	return nil
+}
