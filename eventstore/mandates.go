@@ -195,14 +195,19 @@ func QueueLockMandate(b *pgx.Batch, id uuid.UUID, dst *[]Mandate) {
 		Query(func(rows pgx.Rows) error { return scanMandates(rows, dst) })
 }
 
-// QueueLockAgentMandates queues locking agent's active mandates on walletID, in mandate_id order, into dst, and
-// whether agent holds any mandate on it at all (active or not) into anyExist.
+// QueueLockAgentMandates queues locking every mandate agent holds on walletID (active or not), in mandate_id
+// order, into dst, and whether there is any at all into anyExist. One statement answers both, because it runs on
+// every spend by a non-admin, owners' own included; callers filter with ActiveAt.
 func QueueLockAgentMandates(b *pgx.Batch, walletID uuid.UUID, agent string, dst *[]Mandate, anyExist *bool) {
-	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE wallet_id = $1 AND agent = $2 AND status = 'active'
+	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE wallet_id = $1 AND agent = $2
 		ORDER BY mandate_id FOR UPDATE`, walletID, agent).
-		Query(func(rows pgx.Rows) error { return scanMandates(rows, dst) })
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM mandates WHERE wallet_id = $1 AND agent = $2)`, walletID, agent).
-		QueryRow(func(row pgx.Row) error { return row.Scan(anyExist) })
+		Query(func(rows pgx.Rows) error {
+			if err := scanMandates(rows, dst); err != nil {
+				return err
+			}
+			*anyExist = len(*dst) > 0
+			return nil
+		})
 }
 
 // QueueUpdateMandateSpend queues storing a locked mandate's spending counter.
