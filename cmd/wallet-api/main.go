@@ -49,6 +49,7 @@ func run() int {
 	}
 	defer a.pool.Close()
 	go a.purgeKeys(ctx, 10*time.Minute)
+	serveDebug()
 
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
