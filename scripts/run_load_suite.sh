@@ -9,7 +9,8 @@
 #
 # Environment: PGHOST_URL (server, default postgres://postgres@127.0.0.1:5432), LOAD_DB (database name, dropped
 # and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:28080),
-# DB_MAX_CONNS and other API settings pass through. Reports: load/reports/.
+# DB_MAX_CONNS and other API settings pass through; LOAD_RELAY=0 leaves the relay out (the bar of issue 6 counts
+# PostgreSQL, the API and the load generator). Reports: load/reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,7 +72,7 @@ start_api() {
   PIDS+=($api)
   wait_ready "$BASE_URL" 30 || { tail -20 "$RUN_DIR/api.log"; exit 2; }
   kill -0 "$api" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
-  if [[ -x bin/relay ]]; then
+  if [[ -x bin/relay && ${LOAD_RELAY:-1} == 1 ]]; then
     DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=${LOAD_RELAY_ADDR:-127.0.0.1:28081} LOG_LEVEL=${LOG_LEVEL:-warn} bin/relay >"$RUN_DIR/relay.log" 2>&1 &
     PIDS+=($!)
   fi
@@ -89,6 +90,9 @@ for p in $LOAD_PROFILES; do
   extra=()
   [[ $p == soak ]] && extra=(-duration "$LOADGEN_SOAK_DURATION")
   log "profile $p"
+  # As pgbench does before each run: vacuum and analyze what seeding and the earlier profiles wrote, so that
+  # autovacuum's catch-up does not land inside the measured window.
+  psql "$DB_URL" -qc "VACUUM ANALYZE"
   set +e
   timeout 45m bin/loadgen run -scenario "$p" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}"
   rc=$?
