@@ -20,6 +20,10 @@ LOAD_API_ADDR=${LOAD_API_ADDR:-127.0.0.1:28080}
 LOAD_PROFILES=${LOAD_PROFILES:-smoke baseline spike soak}
 LOADGEN_SOAK_DURATION=${LOADGEN_SOAK_DURATION:-60s}
 REPORTS=${LOADGEN_REPORTS:-load/reports}
+# Production-style head sampling, as the Helm chart and the compose stack set it: tracing every request (the
+# OpenTelemetry default) costs about a quarter of the API's CPU on the write path. Override to trace everything.
+export OTEL_TRACES_SAMPLER=${OTEL_TRACES_SAMPLER:-parentbased_traceidratio}
+export OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-0.1}
 export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
 export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
 [[ $LOAD_DB == wallet_service ]] && { echo "refusing to load the dev database wallet_service" >&2; exit 2; }
