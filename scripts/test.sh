@@ -21,4 +21,12 @@ if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted";
 echo "== go vet"
 go vet ./...
 echo "== go test"
-go test -count=1 -timeout 12m "$@" ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+go test -count=1 -timeout 12m "$@" ./... 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# One closing line that says what ran: packages whose tests passed and failed.
+echo "packages: $(grep -cE '^ok[[:space:]]' "$log") passed, $(grep -cE '^FAIL[[:space:]]' "$log") failed"
+exit "$rc"
