@@ -90,6 +90,7 @@ func TestCreateWalletValidation(t *testing.T) {
 		"malformed":         {`{"asset":"USD"`, 400, "invalid_json"},
 		"duplicate field":   {`{"asset":"USD","asset":"EUR"}`, 400, "invalid_json"},
 		"NUL in metadata":   {`{"asset":"USD","metadata":{"k":"a\u0000"}}`, 400, "invalid_json"},
+		"lone surrogate":    {`{"asset":"USD","metadata":{"k":"\ud800"}}`, 400, "invalid_json"},
 		"top-level array":   {`[]`, 400, "invalid_json"},
 		"empty body":        {``, 400, "invalid_json"},
 		"owner unprintable": {map[string]any{"asset": "USD", "owner": "a\u0007b"}, 422, "validation_error"},
@@ -100,6 +101,15 @@ func TestCreateWalletValidation(t *testing.T) {
 			expectProblem(t, r, c.status, c.code)
 		})
 	}
+}
+
+// The most deeply nested metadata that fits the size limit is stored, not refused by jsonb with a 500.
+func TestDeepestMetadataIsStored(t *testing.T) {
+	a := newAPI(t)
+	depth := 8185
+	body := `{"asset":"USD","metadata":{"a":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}}`
+	r := a.do(request{Method: http.MethodPost, Path: "/v1/wallets", Token: token(t, "alice", auth.ScopeWrite), Key: newKey(), Body: body})
+	require.Equal(t, http.StatusCreated, r.Status, "%.300s", r.Body)
 }
 
 func TestTransportErrors(t *testing.T) {

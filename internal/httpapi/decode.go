@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -46,6 +47,9 @@ func DecodeBody(body []byte, dst any) ([]byte, error) {
 		return nil, Errorf("invalid_json", "the body is not valid UTF-8")
 	}
 	if err := checkStructure(body); err != nil {
+		return nil, err
+	}
+	if err := checkSurrogates(body); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -145,6 +149,57 @@ func checkStructure(body []byte) error {
 	}
 	if len(stack) != 0 {
 		return Errorf("invalid_json", "the JSON object is not closed")
+	}
+	return nil
+}
+
+// checkSurrogates refuses \u escapes of unpaired UTF-16 surrogates. encoding/json quietly turns them into U+FFFD,
+// but raw JSON fields (metadata) reach PostgreSQL as written, and jsonb refuses them: without this check such a body
+// would fail inside the write instead of at the door. It runs after checkStructure, so the JSON is well formed and
+// every backslash starts an escape inside a string.
+func checkSurrogates(body []byte) error {
+	pendingHigh := false
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			if pendingHigh {
+				return Errorf("invalid_json", "a \\u escape of a high surrogate must be followed by a low surrogate")
+			}
+			continue
+		}
+		if i+1 < len(body) && body[i+1] != 'u' {
+			if pendingHigh {
+				return Errorf("invalid_json", "a \\u escape of a high surrogate must be followed by a low surrogate")
+			}
+			i++ // a two-character escape such as \n or \\
+			continue
+		}
+		if i+6 > len(body) {
+			return Errorf("invalid_json", "truncated \\u escape")
+		}
+		code, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+		if err != nil {
+			return Errorf("invalid_json", "invalid \\u escape")
+		}
+		switch {
+		case code >= 0xD800 && code <= 0xDBFF:
+			if pendingHigh {
+				return Errorf("invalid_json", "a \\u escape of a high surrogate must be followed by a low surrogate")
+			}
+			pendingHigh = true
+		case code >= 0xDC00 && code <= 0xDFFF:
+			if !pendingHigh {
+				return Errorf("invalid_json", "a \\u escape of a low surrogate must follow a high surrogate")
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return Errorf("invalid_json", "a \\u escape of a high surrogate must be followed by a low surrogate")
+			}
+		}
+		i += 5
+	}
+	if pendingHigh {
+		return Errorf("invalid_json", "a \\u escape of a high surrogate must be followed by a low surrogate")
 	}
 	return nil
 }

@@ -47,6 +47,10 @@ func TestDecodeBodyRefuses(t *testing.T) {
 		"huge amount":              `{"amount":99999999999999999999}`,
 		"invalid UTF-8":            "{\"name\":\"\xff\"}",
 		"unclosed":                 `{"meta":{"a":1}`,
+		"lone high surrogate":      `{"meta":{"a":"\ud800"}}`,
+		"lone low surrogate":       `{"meta":{"a":"x\udc00"}}`,
+		"high then other escape":   `{"meta":{"a":"\ud800\u0041"}}`,
+		"surrogate in a key":       `{"meta":{"\udbff":1}}`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -55,6 +59,19 @@ func TestDecodeBodyRefuses(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, "invalid_json", codeOf(t, err))
 		})
+	}
+}
+
+func TestDecodeBodyAcceptsEscapes(t *testing.T) {
+	for _, body := range []string{
+		`{"meta":{"smile":"\ud83d\ude00"}}`,     // a surrogate pair is one character
+		`{"meta":{"path":"C:\\udir"}}`,          // an escaped backslash followed by "udir" is no escape
+		`{"meta":{"quote":"\"\\\/\b\f\n\r\t"}}`, // every two-character escape
+		`{"name":"\u00e9t\u00E9"}`,
+	} {
+		var s sample
+		_, err := DecodeBody([]byte(body), &s)
+		assert.NoError(t, err, body)
 	}
 }
 
