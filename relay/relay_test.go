@@ -56,7 +56,8 @@ func subscribeSQL(t testing.TB, pool *pgxpool.Pool, topic string) *collector {
 }
 
 // TestEveryCommittedWriteAndNothingElseGoesDownstream drives writes through the command package, including refused
-// ones (insufficient funds, same wallet, a replayed key), and checks each publisher delivers exactly the journal.
+// ones (insufficient funds, same wallet, a replayed key, a 503), and checks each publisher delivers exactly the
+// journal.
 func TestEveryCommittedWriteAndNothingElseGoesDownstream(t *testing.T) {
 	for _, publisher := range []string{relay.PublisherSQL, relay.PublisherNATS} {
 		t.Run(publisher, func(t *testing.T) {
@@ -93,6 +94,18 @@ func TestEveryCommittedWriteAndNothingElseGoesDownstream(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 201, out.Status)
 			}
+
+			// A write that fails closed (503: its deadline passes while another transaction holds b's row) commits
+			// nothing, so nothing of it may go downstream.
+			lock, err := l.pool.Begin(ctx)
+			require.NoError(t, err)
+			_, err = lock.Exec(ctx, `SELECT 1 FROM balance_projections WHERE wallet_id = $1 FOR UPDATE`, b)
+			require.NoError(t, err)
+			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			_, err = l.transfer(short, a, b, 3)
+			cancel()
+			require.ErrorIs(t, err, eventstore.ErrUnavailable)
+			require.NoError(t, lock.Rollback(ctx))
 
 			txs, wallets := l.journal(ctx)
 			require.Len(t, txs, 7) // funding, five transfers, the keyed transfer once
