@@ -156,5 +156,9 @@ func TestLargeLedgerAudit(t *testing.T) {
 	assert.Equal(t, int64(20), warm10.Wallets)
 	assert.Equal(t, int64(400), cold200.Wallets)
 	assert.Equal(t, int64(400), warm200.Wallets)
-	assert.Less(t, warm10Time, fullTime/5, "an incremental pass over 20 wallets must not cost like the ledger")
+	// Its work follows what was touched, not the ledger's size: the transactions it checks are the new ones. (The
+	// times above are measurements for the README, not assertions: speed is never asserted by a test.)
+	assert.Equal(t, int64(10), warm10.Transactions)
+	assert.Equal(t, int64(200), warm200.Transactions)
+	assert.Less(t, warm200.Transactions*100, full.Transactions)
 }
