@@ -49,16 +49,15 @@ func Errorf(code, format string, args ...any) *Error {
 
 // Sentinels for errors.Is.
 var (
-	ErrUnavailable          = &Error{Code: "service_unavailable", Detail: "the ledger database is unavailable; nothing was committed, retry with the same Idempotency-Key"}
-	ErrInsufficientFunds    = &Error{Code: "insufficient_funds"}
-	ErrWalletNotFound       = &Error{Code: "wallet_not_found"}
-	ErrTransactionNotFound  = &Error{Code: "transaction_not_found"}
-	ErrWalletExists         = &Error{Code: "wallet_exists"}
-	ErrAssetMismatch        = &Error{Code: "asset_mismatch"}
-	ErrIdempotencyKeyReuse  = &Error{Code: "idempotency_key_reuse"}
-	ErrIdempotencyKeyInUse  = &Error{Code: "idempotency_key_in_use"}
-	ErrBalanceOutOfRange    = &Error{Code: "balance_out_of_range"}
-	errIdempotencyKeyRacing = &Error{Code: "idempotency_key_in_use", Detail: "another request with this key committed first"}
+	ErrUnavailable         = &Error{Code: "service_unavailable", Detail: "the ledger database is unavailable; nothing was committed, retry with the same Idempotency-Key"}
+	ErrInsufficientFunds   = &Error{Code: "insufficient_funds"}
+	ErrWalletNotFound      = &Error{Code: "wallet_not_found"}
+	ErrTransactionNotFound = &Error{Code: "transaction_not_found"}
+	ErrWalletExists        = &Error{Code: "wallet_exists"}
+	ErrAssetMismatch       = &Error{Code: "asset_mismatch"}
+	ErrIdempotencyKeyReuse = &Error{Code: "idempotency_key_reuse"}
+	ErrIdempotencyKeyInUse = &Error{Code: "idempotency_key_in_use"}
+	ErrBalanceOutOfRange   = &Error{Code: "balance_out_of_range"}
 )
 
 // Constraint names the classifier recognises.
@@ -69,12 +68,6 @@ const (
 	constraintNonNegative     = "balance_projections_non_negative"
 	constraintEntryAssetMatch = "journal_entries_wallet_asset_fkey"
 )
-
-// IsKeyRace reports whether err says another request committed the same idempotency key first; the caller then
-// replays that request's stored response.
-func IsKeyRace(err error) bool {
-	return errors.Is(err, errIdempotencyKeyRacing) && !errors.Is(err, ErrIdempotencyKeyReuse)
-}
 
 // classify maps driver and PostgreSQL errors to domain errors, once, for every statement the ledger runs. Errors it
 // does not recognise pass through unchanged and end as a 500: they are bugs, not inputs.
@@ -92,7 +85,8 @@ func classify(err error) error {
 		case pgErr.Code == "23505" && pgErr.ConstraintName == constraintWalletPK:
 			return &Error{Code: ErrWalletExists.Code, Detail: "a wallet with this wallet_id already exists", err: err}
 		case pgErr.Code == "23505" && pgErr.ConstraintName == constraintIdempotencyPK:
-			return &Error{Code: errIdempotencyKeyRacing.Code, Detail: errIdempotencyKeyRacing.Detail, err: errIdempotencyKeyRacing}
+			// Another request with this key committed first; the write side replays its response.
+			return &Error{Code: ErrIdempotencyKeyInUse.Code, Detail: "another request with this key committed first", err: err}
 		case pgErr.Code == "23505" && pgErr.ConstraintName == constraintJournalSubKey:
 			return &Error{Code: ErrIdempotencyKeyReuse.Code, Detail: "this Idempotency-Key already moved money for another request", err: err}
 		case pgErr.Code == "23514" && pgErr.ConstraintName == constraintNonNegative:
