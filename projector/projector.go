@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,12 +37,11 @@ func QueueInit(b *pgx.Batch, walletID uuid.UUID, asset, kind string, now time.Ti
 }
 
 // QueueLock queues locking the projections of ids, in wallet_id order so that two transfers between the same
-// wallets in opposite directions can never deadlock, and reads them into dst.
+// wallets in opposite directions can never deadlock, and reads them into dst. The order is the statement's: rows
+// are locked as ORDER BY returns them.
 func QueueLock(b *pgx.Batch, ids []uuid.UUID, dst map[uuid.UUID]Balance) {
-	sorted := append([]uuid.UUID(nil), ids...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].String() < sorted[j].String() })
 	b.Queue(`SELECT wallet_id, asset, kind, balance, held, version, updated_at FROM balance_projections
-		WHERE wallet_id = ANY($1) ORDER BY wallet_id FOR UPDATE`, sorted).
+		WHERE wallet_id = ANY($1) ORDER BY wallet_id FOR UPDATE`, ids).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				bal, err := scanBalance(rows)
