@@ -48,3 +48,20 @@ func jsonFields(t reflect.Type) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Every problem code the client names is one the document promises, so a caller switching on it can be answered.
+func TestCodesAreDocumented(t *testing.T) {
+	v, err := apitest.Shared()
+	require.NoError(t, err)
+	ref := v.Document().Components.Schemas["ProblemCode"]
+	require.NotNil(t, ref)
+	documented := map[string]bool{}
+	for _, e := range ref.Value.Enum {
+		documented[e.(string)] = true
+	}
+	for _, code := range []string{CodeInsufficientFunds, CodeWalletNotFound, CodeTransactionNotFound, CodeWalletExists,
+		CodeValidation, CodeIdempotencyKeyReuse, CodeIdempotencyKeyInUse, CodeUnavailable, CodeUnauthorized,
+		CodeInsufficientScope} {
+		assert.True(t, documented[code], "client code %q is not in #/components/schemas/ProblemCode", code)
+	}
+}

@@ -11,6 +11,8 @@ import (
 const (
 	CodeInsufficientFunds   = "insufficient_funds"
 	CodeWalletNotFound      = "wallet_not_found"
+	CodeTransactionNotFound = "transaction_not_found"
+	CodeWalletExists        = "wallet_exists"
 	CodeValidation          = "validation_error"
 	CodeIdempotencyKeyReuse = "idempotency_key_reuse"
 	CodeIdempotencyKeyInUse = "idempotency_key_in_use"
