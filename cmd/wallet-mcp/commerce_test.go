@@ -15,7 +15,7 @@ import (
 // the tools, the mandate's limit stops it, and the history tool reports how current it is.
 func TestAgentHoldsAndCapturesUnderAMandate(t *testing.T) {
 	l := newLedger(t, "principal", 1000)
-	_, _, err := l.admin.GrantMandate(bg(), l.agentWallet, client.GrantMandateRequest{Agent: "agent-4",
+	mandate, _, err := l.admin.GrantMandate(bg(), l.agentWallet, client.GrantMandateRequest{Agent: "agent-4",
 		Limit: &client.MandateLimit{Amount: 500, Period: "total"}, ExpiresAt: time.Now().Add(24 * time.Hour)})
 	require.NoError(t, err)
 	cs := connect(t, l.base, mint(t, "agent-4", auth.ScopeRead, auth.ScopeWrite))
@@ -38,12 +38,22 @@ func TestAgentHoldsAndCapturesUnderAMandate(t *testing.T) {
 	assert.Equal(t, true, again["replayed"], "one hold, not two")
 	assert.Equal(t, "active", h1["status"])
 
+	assert.Equal(t, mandate.MandateID, h1["mandate_id"])
+
 	res, captured := callTool(t, cs, "capture_hold", map[string]any{"hold_id": h1["hold_id"], "amount": 200})
 	require.False(t, res.IsError, text(res))
 	assert.Equal(t, "captured", captured["status"])
 	assert.NotEmpty(t, captured["idempotency_key"])
 	assert.Equal(t, int64(800), l.balance(t, l.agentWallet), "200 captured, 100 released")
 	assert.Equal(t, int64(200), l.balance(t, l.merchantWallet))
+
+	// The capture's transaction names the hold it paid from and the mandate it spent under.
+	require.NotEmpty(t, captured["release_transaction_id"], "a captured hold names its capture")
+	res, capture := callTool(t, cs, "get_transaction", map[string]any{"transaction_id": captured["release_transaction_id"]})
+	require.False(t, res.IsError, text(res))
+	assert.Equal(t, "capture", capture["kind"])
+	assert.Equal(t, h1["hold_id"], capture["hold_id"])
+	assert.Equal(t, mandate.MandateID, capture["mandate_id"])
 
 	res, h2 := callTool(t, cs, "create_hold", map[string]any{"wallet_id": l.agentWallet, "amount": 250, "asset": "USD",
 		"to_wallet_id": l.merchantWallet})
@@ -52,9 +62,23 @@ func TestAgentHoldsAndCapturesUnderAMandate(t *testing.T) {
 	require.False(t, res.IsError, text(res))
 	assert.Equal(t, "voided", voided["status"])
 
-	// 200 of the 500 are spent: 301 more is over the mandate.
+	// A transfer under the mandate says so, and a refund of it names what it refunds.
+	res, paid := callTool(t, cs, "transfer", map[string]any{"from_wallet_id": l.agentWallet, "to_wallet_id": l.merchantWallet,
+		"amount": 100, "asset": "USD"})
+	require.False(t, res.IsError, text(res))
+	paidTx := paid["transaction"].(map[string]any)
+	assert.Equal(t, mandate.MandateID, paidTx["mandate_id"])
+	assert.Nil(t, paidTx["hold_id"], "a plain transfer belongs to no hold")
+	refund, _, err := l.admin.Refund(bg(), paidTx["transaction_id"].(string), client.RefundRequest{Amount: 100, Reason: "returned"})
+	require.NoError(t, err)
+	res, refunded := callTool(t, owner, "get_transaction", map[string]any{"transaction_id": refund.TransactionID})
+	require.False(t, res.IsError, text(res))
+	assert.Equal(t, paidTx["transaction_id"], refunded["refund_of"])
+	assert.Equal(t, int64(800), l.balance(t, l.agentWallet))
+
+	// 300 of the 500 are spent: 201 more is over the mandate.
 	res, _ = callTool(t, cs, "transfer", map[string]any{"from_wallet_id": l.agentWallet, "to_wallet_id": l.merchantWallet,
-		"amount": 301, "asset": "USD"})
+		"amount": 201, "asset": "USD"})
 	require.True(t, res.IsError)
 	assert.Contains(t, text(res), "mandate_limit_exceeded")
 	assert.Contains(t, text(res), "smaller amount")

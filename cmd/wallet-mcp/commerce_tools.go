@@ -97,9 +97,12 @@ type HoldOutput struct {
 	CapturedAmount int64  `json:"captured_amount"`
 	Status         string `json:"status" jsonschema:"active, captured, voided or expired"`
 	ExpiresAt      string `json:"expires_at"`
-	MandateID      string `json:"mandate_id,omitempty"`
-	IdempotencyKey string `json:"idempotency_key" jsonschema:"the key of this call; reuse it to retry"`
-	Replayed       bool   `json:"replayed" jsonschema:"true when this key had already done it: nothing new happened"`
+	MandateID      string `json:"mandate_id,omitempty" jsonschema:"the mandate the hold spends under"`
+	TransactionID  string `json:"transaction_id" jsonschema:"the transaction that moved the amount from available to held"`
+	// ReleaseTransactionID lets an agent read what its capture paid (get_transaction), which names the hold.
+	ReleaseTransactionID string `json:"release_transaction_id,omitempty" jsonschema:"the capture, void or expiry transaction, once the hold is no longer active"`
+	IdempotencyKey       string `json:"idempotency_key" jsonschema:"the key of this call; reuse it to retry"`
+	Replayed             bool   `json:"replayed" jsonschema:"true when this key had already done it: nothing new happened"`
 }
 
 // MandatesOutput lists a wallet's mandates.
@@ -133,6 +136,7 @@ func keyOption(key string) []client.CallOption {
 func holdOutput(h *client.Hold, resp *client.Response) HoldOutput {
 	return HoldOutput{HoldID: h.HoldID, WalletID: h.WalletID, ToWalletID: h.ToWalletID, Asset: h.Asset, Amount: h.Amount,
 		CapturedAmount: h.CapturedAmount, Status: h.Status, ExpiresAt: stamp(h.ExpiresAt), MandateID: h.MandateID,
+		TransactionID: h.TransactionID, ReleaseTransactionID: h.ReleaseTransactionID,
 		IdempotencyKey: resp.IdempotencyKey, Replayed: resp.Replayed}
 }
 

@@ -110,6 +110,7 @@ func TestAgentTransfersOnceWithTheSameIdempotencyKey(t *testing.T) {
 	tx1 := out1["transaction"].(map[string]any)
 	tx2 := out2["transaction"].(map[string]any)
 	assert.Equal(t, tx1["transaction_id"], tx2["transaction_id"])
+	assert.Nil(t, tx1["mandate_id"], "an owner spending its own wallet uses no mandate")
 	assert.Equal(t, int64(700), l.balance(t, l.agentWallet), "paid once")
 	assert.Equal(t, int64(300), l.balance(t, l.merchantWallet))
 

@@ -56,6 +56,9 @@ type TransactionOutput struct {
 	WalletID       string         `json:"wallet_id,omitempty"`
 	Description    string         `json:"description,omitempty"`
 	Reason         string         `json:"reason,omitempty"`
+	MandateID      string         `json:"mandate_id,omitempty" jsonschema:"the mandate an agent spent under"`
+	HoldID         string         `json:"hold_id,omitempty" jsonschema:"the hold a hold, capture, void or expiry belongs to"`
+	RefundOf       string         `json:"refund_of,omitempty" jsonschema:"the transfer or capture this refund moves money back along"`
 	Metadata       map[string]any `json:"metadata,omitempty"`
 	Entries        []EntryOutput  `json:"entries"`
 	CreatedAt      string         `json:"created_at"`
@@ -86,6 +89,7 @@ func transactionOutput(t *client.Transaction) TransactionOutput {
 	out := TransactionOutput{TransactionID: t.TransactionID, Kind: t.Kind, Position: t.Position, Sub: t.Sub,
 		IdempotencyKey: t.IdempotencyKey, Asset: t.Asset, Amount: t.Amount, FromWalletID: t.FromWalletID,
 		ToWalletID: t.ToWalletID, WalletID: t.WalletID, Description: t.Description, Reason: t.Reason,
+		MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf,
 		Metadata: object(t.Metadata), Entries: make([]EntryOutput, 0, len(t.Entries)), CreatedAt: stamp(t.CreatedAt)}
 	for _, e := range t.Entries {
 		out.Entries = append(out.Entries, EntryOutput(e))
