@@ -45,14 +45,26 @@ func walletAPIBinary(t *testing.T) string {
 			return
 		}
 		apiBinary = filepath.Join(dir, "wallet-api")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(goTool, "build", "-o", apiBinary, "github.com/agentic-commerce/wallet-ledger/cmd/wallet-api").CombinedOutput()
+		out, err := exec.Command(goTool(), "build", "-o", apiBinary, "github.com/agentic-commerce/wallet-ledger/cmd/wallet-api").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("build wallet-api: %v\n%s", err, out)
 		}
 	})
 	require.NoError(t, buildErr)
 	return apiBinary
+}
+
+// goTool is the go command of the toolchain running the tests, else whichever go is on PATH.
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // startWalletAPI runs the wallet-api binary on the package database and returns its base URL once it is ready.
