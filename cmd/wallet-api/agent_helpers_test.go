@@ -32,10 +32,9 @@ type funds struct{ Balance, Available, Held int64 }
 
 func (a *testAPI) funds(walletID string) funds {
 	a.t.Helper()
-	r := a.get(token(a.t, "auditor", auth.ScopeAdmin), "/v1/wallets/"+walletID+"/balance")
-	require.Equal(a.t, http.StatusOK, r.Status, "balance: %s", r.Body)
-	m := r.JSON(a.t)
-	f := funds{int64(m["balance"].(float64)), int64(m["available"].(float64)), int64(m["held"].(float64))}
+	b, _, err := a.admin("auditor").GetBalance(context.Background(), walletID)
+	a.requireOK(err, "balance of "+walletID)
+	f := funds{b.Balance, b.Available, b.Held}
 	require.Equal(a.t, f.Balance, f.Available+f.Held, "balance = available + held")
 	return f
 }

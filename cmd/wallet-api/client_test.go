@@ -11,19 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/client"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 )
-
-// newClient returns a client of a as sub, whose every exchange is also held to api/openapi.yaml.
-func (a *testAPI) newClient(tok string, base http.RoundTripper, retry client.Retry) *client.Client {
-	a.t.Helper()
-	c, err := client.New(a.base, client.WithToken(tok), client.WithRetry(retry),
-		client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(a.t, base), Timeout: 10 * time.Second}))
-	require.NoError(a.t, err)
-	return c
-}
 
 var fastRetry = client.Retry{Attempts: 3, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 

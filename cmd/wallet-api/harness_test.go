@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/api/apitest"
+	"github.com/agentic-commerce/wallet-ledger/client"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
@@ -178,26 +180,71 @@ func (a *testAPI) get(tok, path string) response {
 	return a.do(request{Method: http.MethodGet, Path: path, Token: tok})
 }
 
+// newClient returns a client of a as the token's sub, whose every exchange is also held to api/openapi.yaml.
+// base is the transport under the validator (nil: http.DefaultTransport).
+func (a *testAPI) newClient(tok string, base http.RoundTripper, retry client.Retry) *client.Client {
+	a.t.Helper()
+	c, err := client.New(a.base, client.WithToken(tok), client.WithRetry(retry),
+		client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(a.t, base), Timeout: 10 * time.Second}))
+	require.NoError(a.t, err)
+	return c
+}
+
+// setUpRetry sends set-up calls once: a 503 while a test sets up is a failure to see, not to wait out.
+var setUpRetry = client.Retry{Attempts: 1}
+
+// requireOK fails the test when a set-up call through the client was refused, with the problem's code, detail and
+// invalid fields in the message.
+func (a *testAPI) requireOK(err error, what string) {
+	a.t.Helper()
+	if err == nil {
+		return
+	}
+	var p *client.Error
+	if !errors.As(err, &p) {
+		a.t.Fatalf("%s: %v", what, err)
+	}
+	msg := fmt.Sprintf("%s: HTTP %d %s", what, p.StatusCode, p.Code)
+	if p.Detail != "" {
+		msg += ": " + p.Detail
+	}
+	for _, f := range p.Errors {
+		if !strings.Contains(p.Detail, f.Message) { // a single invalid field is often the whole detail
+			msg += fmt.Sprintf("; %s %s", f.Field, f.Message)
+		}
+	}
+	a.t.Fatal(msg)
+}
+
+// admin is a client with the wallet:admin scope, as sub.
+func (a *testAPI) admin(sub string) *client.Client {
+	a.t.Helper()
+	return a.newClient(token(a.t, sub, auth.ScopeAdmin), nil, setUpRetry)
+}
+
+// The set-up helpers go through the Go client, the way a real caller does; tests of malformed or hostile input
+// use a.do, which sends exactly the bytes it is given.
+
 // createWallet opens a wallet of asset for the token's sub and returns its ID.
 func (a *testAPI) createWallet(tok, asset string) string {
 	a.t.Helper()
-	r := a.post(tok, "/v1/wallets", map[string]any{"asset": asset})
-	require.Equal(a.t, http.StatusCreated, r.Status, "create wallet: %s", r.Body)
-	return r.JSON(a.t)["wallet_id"].(string)
+	w, _, err := a.newClient(tok, nil, setUpRetry).CreateWallet(context.Background(), client.CreateWalletRequest{Asset: asset})
+	a.requireOK(err, "create "+asset+" wallet")
+	return w.WalletID
 }
 
 // fund credits a wallet through an admin adjustment.
 func (a *testAPI) fund(walletID, asset string, amount int64) {
 	a.t.Helper()
-	r := a.post(token(a.t, "treasury", auth.ScopeAdmin), "/v1/adjustments",
-		map[string]any{"wallet_id": walletID, "asset": asset, "amount": amount, "reason": "test funding"})
-	require.Equal(a.t, http.StatusCreated, r.Status, "fund: %s", r.Body)
+	_, _, err := a.admin("treasury").Adjust(context.Background(),
+		client.AdjustmentRequest{WalletID: walletID, Asset: asset, Amount: amount, Reason: "test funding"})
+	a.requireOK(err, "fund "+walletID)
 }
 
 // balance returns a wallet's balance as an admin sees it.
 func (a *testAPI) balance(walletID string) int64 {
 	a.t.Helper()
-	r := a.get(token(a.t, "auditor", auth.ScopeAdmin), "/v1/wallets/"+walletID+"/balance")
-	require.Equal(a.t, http.StatusOK, r.Status, "balance: %s", r.Body)
-	return int64(r.JSON(a.t)["balance"].(float64))
+	b, _, err := a.admin("auditor").GetBalance(context.Background(), walletID)
+	a.requireOK(err, "balance of "+walletID)
+	return b.Balance
 }
