@@ -66,6 +66,10 @@ func run() int {
 		return 2
 	}
 	defer pool.Close()
+	// The same pool gauges as wallet-api's (pgxpool.acquired_connections, ...): the relay's workers share this pool.
+	if err := telemetry.RegisterPoolMetrics(pool); err != nil {
+		slog.Warn("no DB pool metrics", "error", err)
+	}
 	down, err := relay.NewDownstream(rcfg, pool, watermill.NewSlogLogger(slog.Default()))
 	if err != nil {
 		slog.Error("relay cannot start", "error", err)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,10 +48,7 @@ func TestRelayRunsTheReadSide(t *testing.T) {
 	_, err = pool.Exec(ctx, `UPDATE balance_projections SET balance = 77 WHERE wallet_id = $1`, w)
 	require.NoError(t, err)
 
-	bin := filepath.Join(t.TempDir(), "relay")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	bin := relayBinary(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
