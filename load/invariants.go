@@ -3,6 +3,8 @@ package load
 import (
 	"fmt"
 	"sort"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
 )
 
 // DBFacts are the ledger-wide sums read straight from PostgreSQL. They cover
@@ -39,7 +41,7 @@ type InvariantInput struct {
 	// money between the run's wallets, so After = Before + AdjustedNet.
 	AdjustedNet int64
 	// Audits are GET /balance/audit answers for the run's wallets.
-	Audits      []Audit
+	Audits      []client.BalanceAudit
 	AuditErrors int
 	// Retry checks made while the run streamed.
 	RetryMismatches []string

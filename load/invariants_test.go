@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
 )
 
 func cleanInput() InvariantInput {
@@ -15,7 +17,7 @@ func cleanInput() InvariantInput {
 		Before:      map[string]int64{"a": 100, "b": 50},
 		After:       map[string]int64{"a": 70, "b": 75, "c": 10}, // c created during the run, funded +5 +10 -10... net
 		AdjustedNet: 5,
-		Audits: []Audit{
+		Audits: []client.BalanceAudit{
 			{WalletID: "a", ProjectedBalance: 70, JournalBalance: 70, Consistent: true},
 			{WalletID: "b", ProjectedBalance: 75, JournalBalance: 75, Consistent: true},
 		},
@@ -35,13 +37,13 @@ func TestCheckInvariants(t *testing.T) {
 		{"adjustment not accounted", func(in *InvariantInput) { in.AdjustedNet = 0 }, "money not conserved"},
 		{"wallet vanished", func(in *InvariantInput) { delete(in.After, "b"); in.After["a"] += 75 }, "none after"},
 		{"audit inconsistent", func(in *InvariantInput) {
-			in.Audits[0] = Audit{WalletID: "a", ProjectedBalance: 70, JournalBalance: 69, Consistent: false}
+			in.Audits[0] = client.BalanceAudit{WalletID: "a", ProjectedBalance: 70, JournalBalance: 69, Consistent: false}
 		}, "audit of wallet a inconsistent"},
 		{"audit says consistent but differs", func(in *InvariantInput) {
-			in.Audits[0] = Audit{WalletID: "a", ProjectedBalance: 70, JournalBalance: 69, Consistent: true}
+			in.Audits[0] = client.BalanceAudit{WalletID: "a", ProjectedBalance: 70, JournalBalance: 69, Consistent: true}
 		}, "inconsistent"},
 		{"balance read disagrees with audit", func(in *InvariantInput) {
-			in.Audits[1] = Audit{WalletID: "b", ProjectedBalance: 74, JournalBalance: 74, Consistent: true}
+			in.Audits[1] = client.BalanceAudit{WalletID: "b", ProjectedBalance: 74, JournalBalance: 74, Consistent: true}
 		}, "balance 75 but audit projected 74"},
 		{"audits unreadable", func(in *InvariantInput) { in.AuditErrors = 2 }, "2 audits could not be read"},
 		{"retry mismatch", func(in *InvariantInput) { in.RetryMismatches = []string{"key k: retry returned transaction x"} }, "retry returned"},

@@ -14,6 +14,8 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/tsenart/vegeta/v12/lib/plot"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
 )
 
 // RetryStats summarises the deliberate same-key retries.
@@ -133,7 +135,7 @@ func (r *Report) evaluate(sc *Scenario) {
 }
 
 // checkAfter gathers what the invariant checker needs once the run is over.
-func checkAfter(ctx context.Context, cfg RunConfig, admin *Client, sc *Scenario, seeded []string,
+func checkAfter(ctx context.Context, cfg RunConfig, reader *client.Client, sc *Scenario, seeded []string,
 	before map[string]int64, outcomes map[string]*outcome, retryIssues []string) (InvariantResult, error) {
 	ids := append([]string(nil), seeded...)
 	var committedTx []string
@@ -152,11 +154,11 @@ func checkAfter(ctx context.Context, cfg RunConfig, admin *Client, sc *Scenario,
 			committedTx = append(committedTx, o.txID)
 		}
 	}
-	after, err := Balances(ctx, admin, ids)
+	after, err := Balances(ctx, reader, ids)
 	if err != nil {
 		return InvariantResult{}, fmt.Errorf("read balances after the run: %w", err)
 	}
-	audits, auditErrs := Audits(ctx, admin, ids)
+	audits, auditErrs := Audits(ctx, reader, ids)
 	in := InvariantInput{Asset: sc.Population.Asset, Before: before, After: after, AdjustedNet: adjusted,
 		Audits: audits, AuditErrors: auditErrs, RetryMismatches: retryIssues}
 	if cfg.DatabaseURL != "" {
@@ -171,7 +173,7 @@ func checkAfter(ctx context.Context, cfg RunConfig, admin *Client, sc *Scenario,
 		if len(sample) > 5000 {
 			sample = sample[:5000]
 		}
-		in.MissingCommitted, err = MissingTransactions(ctx, admin, sample)
+		in.MissingCommitted, err = MissingTransactions(ctx, reader, sample)
 		if err != nil {
 			return InvariantResult{}, fmt.Errorf("look up committed transactions: %w", err)
 		}

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
 )
 
 // FaultPlan injects the scenario's fault: Inject at fault.at, Heal after
@@ -66,7 +69,16 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin := &Client{BaseURL: cfg.BaseURL, Token: admTok, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	// The checks read as admin; settling resends writes as whoever sent them.
+	reader, err := newAPIClient(cfg.BaseURL, admTok, nil, readRetry)
+	if err != nil {
+		return nil, err
+	}
+	userWriter, err := newAPIClient(cfg.BaseURL, userTok, nil, writeRetry)
+	if err != nil {
+		return nil, err
+	}
+	adminWriter := userWriter.WithToken(admTok)
 
 	pop := sc.Population
 	if !cfg.SkipSeed {
@@ -82,7 +94,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	for i := range seeded {
 		seeded[i] = WalletID(i).String()
 	}
-	before, err := Balances(ctx, admin, seeded)
+	before, err := Balances(ctx, reader, seeded)
 	if err != nil {
 		return nil, fmt.Errorf("read balances before the run: %w", err)
 	}
@@ -150,7 +162,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		return nil, fts.err
 	}
 
-	settled, unsettled := settle(ctx, tr, admin, userTok, outcomes)
+	settled, unsettled := settle(ctx, tr, userWriter, adminWriter, outcomes)
 	fmt.Fprintf(out, "settled %d write(s) whose outcome the run left unknown (%d still unknown)\n", settled, unsettled)
 
 	var ft *faultTimes
@@ -162,7 +174,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if sc.Fault != nil {
 		rep.Fault = analyseFault(sc, cfg.Fault, col.samples, fts)
 	}
-	inv, err := checkAfter(ctx, cfg, admin, sc, seeded, before, outcomes, retryIssues)
+	inv, err := checkAfter(ctx, cfg, reader, sc, seeded, before, outcomes, retryIssues)
 	if err != nil {
 		return nil, err
 	}
@@ -232,14 +244,13 @@ func uncertain(status int) bool {
 // settle re-sends every write whose outcome is unknown with its original key
 // until it gets a definite answer, so the money check can be exact and so a
 // key that committed during a fault shows it committed exactly once.
-func settle(ctx context.Context, tr *targeter, admin *Client, userTok string, outcomes map[string]*outcome) (int, int) {
+func settle(ctx context.Context, tr *targeter, user, admin *client.Client, outcomes map[string]*outcome) (int, int) {
 	var keys []string
 	for k, o := range outcomes {
 		if uncertain(o.status) {
 			keys = append(keys, k)
 		}
 	}
-	user := &Client{BaseURL: admin.BaseURL, Token: userTok, HTTP: admin.HTTP}
 	var mu sync.Mutex
 	var settled, unsettled int
 	_ = forEach(ctx, 16, keys, func(ctx context.Context, key string) error {
@@ -248,27 +259,63 @@ func settle(ctx context.Context, tr *targeter, admin *Client, userTok string, ou
 		if rec.admin {
 			c = admin
 		}
-		resp, err := postRetrying(ctx, c, rec.path, key, json.RawMessage(rec.body))
+		got, err := resend(ctx, c, rec, key)
+		var refused *client.Error
+		if errors.As(err, &refused) && !refused.Retryable() && !uncertain(refused.StatusCode) {
+			got, err = outcome{status: refused.StatusCode}, nil // a definite refusal settles it too
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		o := outcomes[key]
-		if err != nil || uncertain(resp.Status) {
+		if err != nil {
 			unsettled++
 			return nil
 		}
 		settled++
-		o.status = resp.Status
-		if resp.Status == http.StatusCreated {
-			var body struct {
-				TransactionID string `json:"transaction_id"`
-				WalletID      string `json:"wallet_id"`
-				Amount        int64  `json:"amount"`
-			}
-			if err := resp.JSON(&body); err == nil {
-				o.txID, o.walletID, o.amount = body.TransactionID, body.WalletID, body.Amount
-			}
-		}
+		o := outcomes[key]
+		o.status, o.txID, o.walletID, o.amount = got.status, got.txID, got.walletID, got.amount
 		return nil
 	})
 	return settled, unsettled
+}
+
+// resend sends a recorded write again under its key through the client,
+// which retries it while the answer is transient, and returns what it
+// committed. The record holds the exact body the run sent; decoding it into
+// the client's request type sends the same request, as the server compares
+// requests under a key in canonical form.
+func resend(ctx context.Context, c *client.Client, rec *reqRecord, key string) (outcome, error) {
+	idem := client.WithIdempotencyKey(key)
+	var resp *client.Response
+	var tx *client.Transaction
+	var err error
+	switch rec.op {
+	case OpTransfer:
+		var req client.TransferRequest
+		if err := json.Unmarshal(rec.body, &req); err != nil {
+			return outcome{}, fmt.Errorf("decode recorded transfer: %w", err)
+		}
+		tx, resp, err = c.Transfer(ctx, req, idem)
+	case OpAdjustment:
+		var req client.AdjustmentRequest
+		if err := json.Unmarshal(rec.body, &req); err != nil {
+			return outcome{}, fmt.Errorf("decode recorded adjustment: %w", err)
+		}
+		tx, resp, err = c.Adjust(ctx, req, idem)
+	case OpCreateWallet:
+		var req client.CreateWalletRequest
+		if err := json.Unmarshal(rec.body, &req); err != nil {
+			return outcome{}, fmt.Errorf("decode recorded wallet: %w", err)
+		}
+		w, resp, err := c.CreateWallet(ctx, req, idem)
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{status: resp.StatusCode, walletID: w.WalletID}, nil
+	default:
+		return outcome{}, fmt.Errorf("no write to resend for operation %s", rec.op)
+	}
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{status: resp.StatusCode, txID: tx.TransactionID, walletID: tx.WalletID, amount: tx.Amount}, nil
 }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
 )
 
 // SeedConfig says which wallets to create and fund and where.
@@ -51,11 +54,10 @@ func Seed(ctx context.Context, cfg SeedConfig) (SeedResult, error) {
 	if err != nil {
 		return SeedResult{}, err
 	}
-	hc := cfg.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+	c, err := newAPIClient(cfg.BaseURL, tok, cfg.HTTP, writeRetry)
+	if err != nil {
+		return SeedResult{}, err
 	}
-	c := &Client{BaseURL: cfg.BaseURL, Token: tok, HTTP: hc}
 	workers := cfg.Concurrency
 	if workers <= 0 {
 		workers = 16
@@ -119,77 +121,38 @@ type seedStatus struct {
 	fundReplayed bool
 }
 
-func seedOne(ctx context.Context, c *Client, id uuid.UUID, asset string, amount int64) (seedStatus, error) {
+// seedOne creates and funds one wallet. Both writes carry a key derived from
+// the wallet (and the amount), and the client resends them under that key
+// while the answer is transient (503, 409 idempotency_key_in_use, no answer),
+// which is exactly what the key is for. A refusal comes back as the
+// *client.Error, so the caller sees its problem code.
+func seedOne(ctx context.Context, c *client.Client, id uuid.UUID, asset string, amount int64) (seedStatus, error) {
 	var st seedStatus
-	resp, err := postRetrying(ctx, c, "/v1/wallets", "seed-wallet-"+id.String(), map[string]any{
-		"wallet_id": id.String(), "asset": asset, "owner": LoadSub,
-		"metadata": map[string]any{"source": "walletctl seed"},
-	})
-	if err != nil {
-		return st, err
-	}
+	_, resp, err := c.CreateWallet(ctx, client.CreateWalletRequest{
+		WalletID: id.String(), Asset: asset, Owner: LoadSub, Metadata: json.RawMessage(`{"source":"walletctl seed"}`),
+	}, client.WithIdempotencyKey("seed-wallet-"+id.String()))
 	switch {
-	case resp.Status == http.StatusCreated:
+	case err == nil:
 		st.created = !resp.Replayed
-	case resp.Status == http.StatusConflict && resp.Problem() == "wallet_exists":
+	case client.IsCode(err, client.CodeWalletExists):
 		// Created earlier under another key (or the key expired): fine, as
 		// long as it is the wallet we expect.
-		got, err := c.Do(ctx, http.MethodGet, "/v1/wallets/"+id.String(), "", nil)
+		w, _, err := c.GetWallet(ctx, id.String())
 		if err != nil {
-			return st, err
-		}
-		var w struct {
-			Asset string `json:"asset"`
-			Owner string `json:"owner"`
-		}
-		if got.Status != http.StatusOK {
-			return st, fmt.Errorf("get existing wallet: status %d: %s", got.Status, got.Body)
-		}
-		if err := got.JSON(&w); err != nil {
-			return st, err
+			return st, fmt.Errorf("read existing wallet %s: %w", id, err)
 		}
 		if w.Asset != asset || w.Owner != LoadSub {
 			return st, fmt.Errorf("wallet %s exists with asset %q owner %q, want %q %q", id, w.Asset, w.Owner, asset, LoadSub)
 		}
 	default:
-		return st, fmt.Errorf("create wallet: status %d: %s", resp.Status, resp.Body)
+		return st, fmt.Errorf("create wallet %s: %w", id, err)
 	}
-	resp, err = postRetrying(ctx, c, "/v1/adjustments", fmt.Sprintf("seed-fund-%s-%d", id, amount), map[string]any{
-		"wallet_id": id.String(), "amount": amount, "asset": asset, "reason": "load test seed funding",
-	})
+	_, resp, err = c.Adjust(ctx, client.AdjustmentRequest{
+		WalletID: id.String(), Amount: amount, Asset: asset, Reason: "load test seed funding",
+	}, client.WithIdempotencyKey(fmt.Sprintf("seed-fund-%s-%d", id, amount)))
 	if err != nil {
-		return st, err
-	}
-	if resp.Status != http.StatusCreated {
-		return st, fmt.Errorf("fund wallet: status %d: %s", resp.Status, resp.Body)
+		return st, fmt.Errorf("fund wallet %s: %w", id, err)
 	}
 	st.fundReplayed = resp.Replayed
 	return st, nil
-}
-
-// postRetrying retries with the same key while the answer is transient (503,
-// 409 key in use, a transport error), which is exactly what the key is for.
-func postRetrying(ctx context.Context, c *Client, path, key string, body any) (*Response, error) {
-	var lastErr error
-	for attempt := 0; attempt < 8; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
-			}
-		}
-		resp, err := c.Do(ctx, http.MethodPost, path, key, body)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if resp.Status == http.StatusServiceUnavailable ||
-			(resp.Status == http.StatusConflict && resp.Problem() == "idempotency_key_in_use") {
-			lastErr = fmt.Errorf("POST %s: transient status %d", path, resp.Status)
-			continue
-		}
-		return resp, nil
-	}
-	return nil, fmt.Errorf("POST %s key %s: giving up: %w", path, key, lastErr)
 }
