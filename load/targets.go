@@ -86,6 +86,9 @@ type reqRecord struct {
 // targeter builds each request from the mix. The operation and the
 // Idempotency-Key travel in the URL fragment, which HTTP clients never send,
 // so every vegeta Result can be attributed even when no response arrived.
+// Requests are built raw, not through the client package: vegeta paces,
+// sends and times each request itself, so it needs the finished request, and
+// a client's own retries would hide the very answers the run measures.
 type targeter struct {
 	sc      *Scenario
 	base    string
