@@ -8,14 +8,16 @@ import (
 	"os"
 	"time"
 
+	"github.com/agentic-commerce/wallet-ledger/client"
 	"github.com/agentic-commerce/wallet-ledger/load"
 )
 
 // runSeed implements `walletctl seed --count 3000 [--base-url URL]`: it
 // creates wallets load.WalletID(0..count-1) owned by the load generator's
-// subject and funds each once, through the API, so the same command seeds a
-// local stack or a cluster. Every request carries a key derived from the
-// wallet, so a re-run changes nothing.
+// subject and funds each once, through the API with the client package, so
+// the same command seeds a local stack or a cluster. Every request carries a
+// key derived from the wallet, so a re-run changes nothing; a refusal is
+// reported with its problem code.
 func runSeed(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	count := fs.Int("count", 3000, "number of wallets")
@@ -39,6 +41,9 @@ func runSeed(ctx context.Context, args []string) error {
 	})
 	fmt.Fprintf(os.Stdout, "seed: %d wallets at %s: %d created, %d already there, %d funded, %d funding replayed (%s)\n",
 		*count, *baseURL, res.Created, res.Existing, res.Funded, res.Replayed, res.Elapsed.Round(time.Millisecond))
+	if client.IsCode(err, client.CodeUnauthorized) {
+		return fmt.Errorf("seed: %w (do JWT_SECRET and JWT_AUDIENCE match the API's?)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
