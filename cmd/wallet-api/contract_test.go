@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
 )
 
 // The router and api/openapi.yaml list exactly the same operations: a route added without its documentation, or
@@ -159,4 +160,18 @@ func TestContractWhenTheDatabaseIsDown(t *testing.T) {
 	}
 	status := a.get("", "/v1/health")
 	assert.Equal(t, http.StatusOK, status.Status)
+}
+
+// Every problem code the server can answer with (internal/httpapi's table, and any code a package registers) is in the document's ProblemCode enum, so a client generated from the document knows each one. The
+// api package checks the other direction.
+func TestEveryServerProblemCodeIsDocumented(t *testing.T) {
+	documented := map[string]bool{}
+	for _, c := range contract(t).Document().Components.Schemas["ProblemCode"].Value.Enum {
+		documented[c.(string)] = true
+	}
+	codes := httpapi.Codes()
+	require.NotEmpty(t, codes)
+	for code := range codes {
+		assert.True(t, documented[code], "problem code %q is not in #/components/schemas/ProblemCode", code)
+	}
 }

@@ -99,6 +99,15 @@ var titleByCode = map[string]string{
 	"service_unavailable":      "Service unavailable, retry with the same Idempotency-Key",
 }
 
+// Codes returns every registered problem code with its status, for checking them against the API document.
+func Codes() map[string]int {
+	out := make(map[string]int, len(statusByCode))
+	for code, status := range statusByCode {
+		out[code] = status
+	}
+	return out
+}
+
 // RegisterCode adds a problem code and its status; packages that add routes (holds, mandates) call it from init.
 // It panics on a conflicting registration, which the tests catch at start-up.
 func RegisterCode(code string, status int, title string) {
