@@ -24,6 +24,10 @@ const (
 	DefaultConsumerGroup = "relay"
 	DefaultHTTPAddr      = ":8081"
 	DefaultMaxAttempts   = 5
+	// DefaultOutboxRetention is how long relayed outbox rows are kept (OUTBOX_RETENTION).
+	DefaultOutboxRetention = 7 * 24 * time.Hour
+	// DefaultPruneInterval is how often the leader prunes the outbox (OUTBOX_PRUNE_INTERVAL).
+	DefaultPruneInterval = 10 * time.Minute
 )
 
 // DefaultLockKey is the PostgreSQL advisory lock key whose holder is the one active relay.
@@ -49,6 +53,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RetryMin and RetryMax bound the exponential backoff between publish attempts.
 	RetryMin, RetryMax time.Duration
+	// OutboxRetention is how long outbox rows are kept after every consumer is done with them; the leader prunes
+	// older ones every PruneInterval. Zero disables pruning (a Config built in code prunes nothing unless set).
+	OutboxRetention time.Duration
+	PruneInterval   time.Duration
 }
 
 var (
@@ -91,6 +99,17 @@ func LoadConfig() (Config, error) {
 			continue
 		}
 		*d.dst = v
+	}
+	// OUTBOX_RETENTION=0 keeps every row, as before pruning existed.
+	if v, err := time.ParseDuration(env("OUTBOX_RETENTION", DefaultOutboxRetention.String())); err != nil || v < 0 {
+		errs = append(errs, "OUTBOX_RETENTION: want a duration such as 168h, or 0 to keep every row")
+	} else {
+		c.OutboxRetention = v
+	}
+	if v, err := time.ParseDuration(env("OUTBOX_PRUNE_INTERVAL", DefaultPruneInterval.String())); err != nil || v <= 0 {
+		errs = append(errs, "OUTBOX_PRUNE_INTERVAL: want a positive duration such as 10m")
+	} else {
+		c.PruneInterval = v
 	}
 	if err := c.Validate(); err != nil {
 		errs = append(errs, err.Error())
@@ -167,6 +186,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = 2 * time.Second
+	}
+	if c.PruneInterval <= 0 {
+		c.PruneInterval = DefaultPruneInterval
 	}
 	return c
 }

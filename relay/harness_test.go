@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -151,6 +153,12 @@ func startRelay(t testing.TB, cfg relay.Config, pool *pgxpool.Pool) *running {
 	t.Helper()
 	down, err := relay.NewDownstream(cfg, pool, nil)
 	require.NoError(t, err)
+	return startRelayOn(t, cfg, pool, down)
+}
+
+// startRelayOn is startRelay publishing to down, which it closes when the relay stops.
+func startRelayOn(t testing.TB, cfg relay.Config, pool *pgxpool.Pool, down relay.Downstream) *running {
+	t.Helper()
 	r, err := relay.New(cfg, pool, down, relay.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -350,4 +358,19 @@ func freePort(t testing.TB) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// insertPoison writes an outbox row whose envelope names another event id, which the relay can never publish,
+// and returns its event id.
+func insertPoison(t *testing.T, l *ledger) string {
+	t.Helper()
+	poison := uuid.NewString()
+	msg := message.NewMessage(poison, []byte(`{"event_id":"not-this-one","type":"wallet.created","version":1}`))
+	msg.Metadata.Set(eventstore.MetadataEventType, "wallet.created")
+	q, err := (watermillsql.DefaultPostgreSQLSchema{GenerateMessagesTableName: func(string) string { return eventstore.OutboxTopic }}).
+		InsertQuery(watermillsql.InsertQueryParams{Topic: eventstore.OutboxTopic, Msgs: message.Messages{msg}})
+	require.NoError(t, err)
+	_, err = l.pool.Exec(context.Background(), q.Query, q.Args...)
+	require.NoError(t, err)
+	return poison
 }

@@ -12,6 +12,8 @@
 //     Subscribers deduplicate by event_id.
 //   - Order: one relay is active at a time (see Leader election) and it publishes one event at a time in outbox
 //     offset order, which is journal order per wallet (ordering.go says why Watermill's default order is not).
+//   - Retention: the leader deletes outbox rows older than Config.OutboxRetention that every consumer is done
+//     with (PruneOutbox); quarantined rows stay.
 //   - Poison events: a publish failure that is the event's own (malformed envelope, a broker refusing it) is
 //     counted in relay_failures; after MaxAttempts the event is written to relay_quarantine, counted in
 //     relay.events.quarantined and acked. A broker outage (ErrUnavailable) is retried with exponential backoff
@@ -109,6 +111,9 @@ func New(cfg Config, pool *pgxpool.Pool, down Downstream, opts ...Option) (*Rela
 	r := &Relay{cfg: cfg, pool: pool, down: down, log: slog.Default()}
 	for _, o := range opts {
 		o(r)
+	}
+	if cfg.OutboxRetention > 0 {
+		r.workers = append(r.workers, Worker{Name: "outbox-prune", LeaderOnly: true, Run: r.pruneOutbox})
 	}
 	for _, w := range r.workers {
 		if w.Name == "" || w.Run == nil {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -136,14 +135,7 @@ func TestPoisonEventIsQuarantinedAndCountedNotSkipped(t *testing.T) {
 	got := subscribeSQL(t, l.pool, relay.DefaultSQLTopic)
 
 	before := l.wallet(ctx)
-	poison := uuid.NewString()
-	msg := message.NewMessage(poison, []byte(`{"event_id":"not-this-one","type":"wallet.created","version":1}`))
-	msg.Metadata.Set(eventstore.MetadataEventType, "wallet.created")
-	q, err := (watermillsql.DefaultPostgreSQLSchema{GenerateMessagesTableName: func(string) string { return eventstore.OutboxTopic }}).
-		InsertQuery(watermillsql.InsertQueryParams{Topic: eventstore.OutboxTopic, Msgs: message.Messages{msg}})
-	require.NoError(t, err)
-	_, err = l.pool.Exec(ctx, q.Query, q.Args...)
-	require.NoError(t, err)
+	poison := insertPoison(t, l)
 	after := l.wallet(ctx)
 
 	startRelay(t, cfg, l.pool)
