@@ -13,7 +13,8 @@
 //   - Order: one relay is active at a time (see Leader election) and it publishes one event at a time in outbox
 //     offset order, which is journal order per wallet (ordering.go says why Watermill's default order is not).
 //   - Retention: the leader deletes outbox rows older than Config.OutboxRetention that every consumer is done
-//     with (PruneOutbox); quarantined rows stay.
+//     with (PruneOutbox); quarantined rows stay until released (ReleaseQuarantined appends them to the outbox
+//     again, same event id, so the relay publishes them through its usual path).
 //   - Poison events: a publish failure that is the event's own (malformed envelope, a broker refusing it) is
 //     counted in relay_failures; after MaxAttempts the event is written to relay_quarantine, counted in
 //     relay.events.quarantined and acked. A broker outage (ErrUnavailable) is retried with exponential backoff
