@@ -1,4 +1,5 @@
-// Command walletctl is the operator's CLI: dev tokens, seeding, and (as they land) projection tools.
+// Command walletctl is the operator's CLI: dev tokens, seeding, projection rebuilds, the relay's quarantine and
+// outbox retention.
 package main
 
 import (
@@ -22,6 +23,9 @@ commands:
   token   --sub S --scope "wallet:read wallet:write" [--ttl 1h]   mint a dev token signed with JWT_SECRET
   seed    --count N [--base-url URL]                             create and fund N deterministic wallets
   projections rebuild --dry-run|--apply                          replay the journal, compare, rewrite differing projections
+  relay quarantine list [--json]                                 events the relay set aside after RELAY_MAX_ATTEMPTS failures
+  relay quarantine release <event-id>...|--all                   have the relay publish them again (same event ids)
+  outbox prune [--older-than 168h] [--batch 1000]                delete relayed outbox rows every consumer is done with
 `
 
 func main() {
@@ -43,6 +47,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSeed(ctx, args[1:])
 	case "projections":
 		err = runProjections(ctx, args[1:], stdout)
+	case "relay":
+		err = runRelay(ctx, args[1:], stdout)
+	case "outbox":
+		err = runOutbox(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
