@@ -207,6 +207,10 @@ func checkRelay(t *testing.T, d *appsv1.Deployment) {
 	if grace := terminationGrace(t, "relay", d.Spec.Template.Spec); grace <= drain {
 		t.Errorf("relay terminationGracePeriodSeconds %v <= SHUTDOWN_TIMEOUT %v", grace, drain)
 	}
+	// The relay refuses to start on a malformed retention; "0" (keep every row) is allowed.
+	if r, err := time.ParseDuration(envValue(c, "OUTBOX_RETENTION")); err != nil || r < 0 {
+		t.Errorf("relay OUTBOX_RETENTION %q: want a Go duration such as 168h, or 0 (%v)", envValue(c, "OUTBOX_RETENTION"), err)
+	}
 }
 
 func checkAudit(t *testing.T, cj *batchv1.CronJob, schedule string) {

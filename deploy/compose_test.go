@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/dotenv"
@@ -106,6 +107,9 @@ func TestComposeFileIsValid(t *testing.T) {
 		t.Errorf("relay RELAY_PUBLISHER=%q NATS_URL=%q: want nats via nats://nats:4222", envOf(relay, "RELAY_PUBLISHER"), envOf(relay, "NATS_URL"))
 	}
 	assertDependsOn(t, p, "relay", "nats", types.ServiceConditionHealthy)
+	if r, err := time.ParseDuration(envOf(relay, "OUTBOX_RETENTION")); err != nil || r < 0 {
+		t.Errorf("relay OUTBOX_RETENTION %q: want a Go duration such as 168h, or 0 (%v)", envOf(relay, "OUTBOX_RETENTION"), err)
+	}
 	if !slices.Contains(p.Services["nats"].Command, "-js") {
 		t.Errorf("nats command %v: JetStream (-js) is off", p.Services["nats"].Command)
 	}
