@@ -49,12 +49,20 @@ func (w *WriteTx) SendAndCommit(ctx context.Context, b *pgx.Batch) error {
 	return nil
 }
 
+// genericPlans makes every statement of the write transaction run its cached generic plan. The write path looks
+// rows up by key, mostly with "= ANY($1)" over a short array of wallet IDs; for such a parameter the planner
+// guesses ten elements, so under the default (plan_cache_mode = auto) it judges a plan made for the actual two
+// cheaper and re-plans the statement on every call. Measured at 1,000 transfers/s, that re-planning was about a
+// sixth of PostgreSQL's CPU per transfer. SET LOCAL ends with the transaction, so reads elsewhere keep auto.
+const genericPlans = "set local plan_cache_mode = force_generic_plan"
+
 func (w *WriteTx) begin(b *pgx.Batch) {
 	if w.begun {
 		return
 	}
 	w.begun = true
-	b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: "begin isolation level read committed"}}, b.QueuedQueries...)
+	b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: "begin isolation level read committed"}, {SQL: genericPlans}},
+		b.QueuedQueries...)
 }
 
 // InWriteTx runs fn with a WriteTx on a pooled connection; fn must finish with SendAndCommit to commit. Any error,
