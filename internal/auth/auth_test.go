@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -130,4 +131,59 @@ func FuzzVerify(f *testing.F) {
 		require.NotEmpty(t, c.Sub)
 		require.NotEmpty(t, c.Scopes)
 	})
+}
+
+// The cache of accepted tokens must never outlive a token: past exp + leeway it is refused, as a first check
+// would refuse it.
+func TestAcceptedTokenStillExpires(t *testing.T) {
+	now := time.Now()
+	clock := now
+	v := newVerifier(secret, audience, func() time.Time { return clock })
+	claims := validClaims()
+	claims["exp"] = now.Add(time.Minute).Unix()
+	tok := sign(t, jwt.SigningMethodHS256, []byte(secret), claims)
+
+	c, err := v.Verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, "agent-7", c.Sub)
+	clock = now.Add(time.Minute + leeway - time.Second)
+	_, err = v.Verify(tok)
+	require.NoError(t, err, "still inside exp + leeway")
+	clock = now.Add(time.Minute + leeway + time.Second)
+	_, err = v.Verify(tok)
+	require.ErrorIs(t, err, ErrInvalidToken)
+	_, err = v.Verify(tok)
+	require.ErrorIs(t, err, ErrInvalidToken, "refused again, not re-admitted")
+}
+
+// Only the byte-identical token is answered from the cache: another signature over the same claims is checked in
+// full and refused.
+func TestCacheAnswersOnlyTheSameToken(t *testing.T) {
+	v := NewVerifier(secret, audience)
+	claims := validClaims()
+	good := sign(t, jwt.SigningMethodHS256, []byte(secret), claims)
+	_, err := v.Verify(good)
+	require.NoError(t, err)
+	forged := sign(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdef"), claims)
+	_, err = v.Verify(forged)
+	require.ErrorIs(t, err, ErrInvalidToken)
+	// Same header and payload, signature cut short.
+	_, err = v.Verify(good[:len(good)-2])
+	require.ErrorIs(t, err, ErrInvalidToken)
+}
+
+// A full cache starts again empty and keeps accepting and refusing correctly.
+func TestCacheStaysBounded(t *testing.T) {
+	v := NewVerifier(secret, audience)
+	for i := 0; i < maxAccepted+10; i++ {
+		claims := validClaims()
+		claims["sub"] = fmt.Sprintf("agent-%d", i)
+		c, err := v.Verify(sign(t, jwt.SigningMethodHS256, []byte(secret), claims))
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("agent-%d", i), c.Sub)
+	}
+	v.mu.Lock()
+	n := len(v.accepted)
+	v.mu.Unlock()
+	assert.LessOrEqual(t, n, maxAccepted)
 }
