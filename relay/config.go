@@ -57,6 +57,9 @@ type Config struct {
 	// older ones every PruneInterval. Zero disables pruning (a Config built in code prunes nothing unless set).
 	OutboxRetention time.Duration
 	PruneInterval   time.Duration
+	// StreamMaxAge is the JetStream stream's MaxAge (NATS_STREAM_MAX_AGE): messages older than it are discarded by
+	// the server. Zero keeps them until an operator's limits say otherwise.
+	StreamMaxAge time.Duration
 }
 
 var (
@@ -99,6 +102,12 @@ func LoadConfig() (Config, error) {
 			continue
 		}
 		*d.dst = v
+	}
+	// JetStream refuses a MaxAge shorter than the stream's duplicate window (2m).
+	if v, err := time.ParseDuration(env("NATS_STREAM_MAX_AGE", "0s")); err != nil || v < 0 || (v > 0 && v < 2*time.Minute) {
+		errs = append(errs, "NATS_STREAM_MAX_AGE: want a duration of at least 2m such as 72h, or 0 for no age limit")
+	} else {
+		c.StreamMaxAge = v
 	}
 	// OUTBOX_RETENTION=0 keeps every row, as before pruning existed.
 	if v, err := time.ParseDuration(env("OUTBOX_RETENTION", DefaultOutboxRetention.String())); err != nil || v < 0 {

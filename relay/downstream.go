@@ -39,7 +39,7 @@ func NewDownstream(cfg Config, pool *pgxpool.Pool, logger watermill.LoggerAdapte
 	case PublisherSQL:
 		return newSQLDownstream(pool, cfg.SQLTopic, logger)
 	case PublisherNATS:
-		return newNATSDownstream(cfg.NATSURL, cfg.SubjectPrefix, cfg.NATSStream, logger)
+		return newNATSDownstream(cfg.NATSURL, cfg.SubjectPrefix, cfg.NATSStream, cfg.StreamMaxAge, logger)
 	default:
 		return nil, fmt.Errorf("unknown publisher %q", cfg.Publisher)
 	}
@@ -90,10 +90,11 @@ type natsDownstream struct {
 	pub         *wmjetstream.Publisher
 	prefix      string
 	stream      string
+	maxAge      time.Duration
 	streamReady atomic.Bool
 }
 
-func newNATSDownstream(url, prefix, stream string, logger watermill.LoggerAdapter) (*natsDownstream, error) {
+func newNATSDownstream(url, prefix, stream string, maxAge time.Duration, logger watermill.LoggerAdapter) (*natsDownstream, error) {
 	nc, err := nats.Connect(url,
 		nats.Name("wallet-relay"),
 		nats.RetryOnFailedConnect(true),
@@ -124,7 +125,7 @@ func newNATSDownstream(url, prefix, stream string, logger watermill.LoggerAdapte
 		nc.Close()
 		return nil, fmt.Errorf("jetstream publisher: %w", err)
 	}
-	return &natsDownstream{nc: nc, js: js, pub: pub, prefix: prefix, stream: stream}, nil
+	return &natsDownstream{nc: nc, js: js, pub: pub, prefix: prefix, stream: stream, maxAge: maxAge}, nil
 }
 
 // Subject returns the NATS subject of an event type under prefix.
@@ -138,7 +139,7 @@ func (d *natsDownstream) ensureStream(ctx context.Context) error {
 	defer cancel()
 	_, err := d.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: d.stream, Subjects: []string{d.prefix + ".>"}, Storage: jetstream.FileStorage,
-		Duplicates: 2 * time.Minute,
+		Duplicates: 2 * time.Minute, MaxAge: d.maxAge,
 	})
 	if err != nil {
 		return fmt.Errorf("ensure stream %s: %w", d.stream, err)
