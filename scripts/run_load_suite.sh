@@ -10,7 +10,9 @@
 # Environment: PGHOST_URL (server, default postgres://postgres@127.0.0.1:5432), LOAD_DB (database name, dropped
 # and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:28080),
 # DB_MAX_CONNS and other API settings pass through; LOAD_RELAY=0 leaves the relay out (the bar of issue 6 counts
-# PostgreSQL, the API and the load generator). Reports: load/reports/.
+# PostgreSQL, the API and the load generator). The relay: LOAD_RELAY_ADDR (127.0.0.1:28081), LOAD_RELAY_PUBLISHER
+# (nats, as deployed; or sql), LOAD_RELAY_NICE (10; 0 for equal priority), LOAD_DRAIN_TIMEOUT (180 s for the
+# backlog to clear after each profile). Reports: load/reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,10 @@ export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
 export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
 [[ $LOAD_DB == wallet_service ]] && { echo "refusing to load the dev database wallet_service" >&2; exit 2; }
 DB_URL="$PGHOST_URL/$LOAD_DB?sslmode=disable"
+RELAY_ADDR=${LOAD_RELAY_ADDR:-127.0.0.1:28081}
+RELAY_PUBLISHER=${LOAD_RELAY_PUBLISHER:-nats}
+RELAY_NICE=${LOAD_RELAY_NICE:-10}
+LOAD_DRAIN_TIMEOUT=${LOAD_DRAIN_TIMEOUT:-180}
 BASE_URL="http://$LOAD_API_ADDR"
 RUN_DIR=$(mktemp -d /tmp/wallet-load.XXXXXX)
 PIDS=()
@@ -76,10 +82,44 @@ start_api() {
   PIDS+=($api)
   wait_ready "$BASE_URL" 30 || { tail -20 "$RUN_DIR/api.log"; exit 2; }
   kill -0 "$api" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
-  if [[ -x bin/relay && ${LOAD_RELAY:-1} == 1 ]]; then
-    DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=${LOAD_RELAY_ADDR:-127.0.0.1:28081} LOG_LEVEL=${LOG_LEVEL:-warn} bin/relay >"$RUN_DIR/relay.log" 2>&1 &
+  if relay_on; then
+    port_free "$RELAY_ADDR" || { echo "$RELAY_ADDR is already in use; set LOAD_RELAY_ADDR" >&2; exit 2; }
+    [[ $RELAY_PUBLISHER == nats ]] && scripts/ensure_nats.sh
+    log "starting relay ($RELAY_PUBLISHER, nice $RELAY_NICE) on $RELAY_ADDR"
+    # The relay as deployed (to NATS JetStream), at a lower CPU priority: here it shares two cores with
+    # PostgreSQL, the API and the load generator, where a cluster gives it its own. The write path gets first
+    # claim on the CPU; the relay still publishes every event, and wait_drained fails a profile whose backlog it
+    # does not clear. Its own stream and subjects, so it never mixes with a dev relay's, kept for an hour only.
+    DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=$RELAY_ADDR LOG_LEVEL=${LOG_LEVEL:-warn} RELAY_PUBLISHER=$RELAY_PUBLISHER \
+      NATS_STREAM=${LOAD_NATS_STREAM:-WALLET_LOAD} NATS_SUBJECT_PREFIX=${LOAD_NATS_PREFIX:-wallet_load} NATS_STREAM_MAX_AGE=1h \
+      nice -n "$RELAY_NICE" bin/relay >"$RUN_DIR/relay.log" 2>&1 &
     PIDS+=($!)
+    wait_ready "http://$RELAY_ADDR" 30 || { tail -20 "$RUN_DIR/relay.log"; exit 2; }
   fi
+}
+
+relay_on() { [[ -x bin/relay && ${LOAD_RELAY:-1} == 1 ]]; }
+
+backlog() { # the relay's last outbox backlog measurement, or nothing
+  curl -fsS "http://$RELAY_ADDR/v1/ready" 2>/dev/null | sed -nE 's/.*"outbox_backlog":([0-9]+).*/\1/p'
+}
+
+# wait_drained waits until the relay has published every outbox event (backlog 0) and says how long that took.
+wait_drained() {
+  local start=$SECONDS deadline=$((SECONDS + LOAD_DRAIN_TIMEOUT)) b first=""
+  while :; do
+    b=$(backlog)
+    [[ -z $first ]] && first=${b:-?}
+    if [[ $b == 0 ]]; then
+      echo "relay: outbox backlog $first when the profile finished, drained $((SECONDS - start)) s later"
+      return 0
+    fi
+    if (( SECONDS >= deadline )); then
+      echo "relay: outbox backlog still ${b:-unknown} after ${LOAD_DRAIN_TIMEOUT}s (see $RUN_DIR/relay.log)" >&2
+      return 1
+    fi
+    sleep 1
+  done
 }
 
 build
@@ -101,6 +141,7 @@ for p in $LOAD_PROFILES; do
   timeout 45m bin/loadgen run -scenario "$p" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}"
   rc=$?
   set -e
+  if relay_on && ! wait_drained; then rc=1; fi
   RESULT[$p]=$rc
   (( rc == 0 )) || status=1
 done
