@@ -11,8 +11,8 @@
 # and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:28080),
 # DB_MAX_CONNS and other API settings pass through; LOAD_RELAY=0 leaves the relay out (the bar of issue 6 counts
 # PostgreSQL, the API and the load generator). The relay: LOAD_RELAY_ADDR (127.0.0.1:28081), LOAD_RELAY_PUBLISHER
-# (nats, as deployed; or sql), LOAD_RELAY_NICE (10; 0 for equal priority), LOAD_DRAIN_TIMEOUT (180 s for the
-# backlog to clear after each profile). Reports: load/reports/.
+# (nats, as deployed; or sql), LOAD_RELAY_NICE (0: the same CPU priority as the API; raise it to give the write
+# path first claim on the cores), LOAD_DRAIN_TIMEOUT (180 s for the backlog to clear after each profile). Reports: load/reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +32,7 @@ export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
 DB_URL="$PGHOST_URL/$LOAD_DB?sslmode=disable"
 RELAY_ADDR=${LOAD_RELAY_ADDR:-127.0.0.1:28081}
 RELAY_PUBLISHER=${LOAD_RELAY_PUBLISHER:-nats}
-RELAY_NICE=${LOAD_RELAY_NICE:-10}
+RELAY_NICE=${LOAD_RELAY_NICE:-0}
 LOAD_DRAIN_TIMEOUT=${LOAD_DRAIN_TIMEOUT:-180}
 BASE_URL="http://$LOAD_API_ADDR"
 RUN_DIR=$(mktemp -d /tmp/wallet-load.XXXXXX)
@@ -86,10 +86,9 @@ start_api() {
     port_free "$RELAY_ADDR" || { echo "$RELAY_ADDR is already in use; set LOAD_RELAY_ADDR" >&2; exit 2; }
     [[ $RELAY_PUBLISHER == nats ]] && scripts/ensure_nats.sh
     log "starting relay ($RELAY_PUBLISHER, nice $RELAY_NICE) on $RELAY_ADDR"
-    # The relay as deployed (to NATS JetStream), at a lower CPU priority: here it shares two cores with
-    # PostgreSQL, the API and the load generator, where a cluster gives it its own. The write path gets first
-    # claim on the CPU; the relay still publishes every event, and wait_drained fails a profile whose backlog it
-    # does not clear. Its own stream and subjects, so it never mixes with a dev relay's, kept for an hour only.
+    # The relay as deployed (to NATS JetStream), sharing the two cores with PostgreSQL, the API and the load
+    # generator; wait_drained fails a profile whose backlog it does not clear. Its own stream and subjects, so it
+    # never mixes with a dev relay's, kept for an hour only.
     DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=$RELAY_ADDR LOG_LEVEL=${LOG_LEVEL:-warn} RELAY_PUBLISHER=$RELAY_PUBLISHER \
       NATS_STREAM=${LOAD_NATS_STREAM:-WALLET_LOAD} NATS_SUBJECT_PREFIX=${LOAD_NATS_PREFIX:-wallet_load} NATS_STREAM_MAX_AGE=1h \
       nice -n "$RELAY_NICE" bin/relay >"$RUN_DIR/relay.log" 2>&1 &
