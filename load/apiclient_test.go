@@ -22,7 +22,7 @@ func testClient(t *testing.T, base, sub, scope string) *client.Client {
 	t.Helper()
 	tok, err := testTokens.Mint(sub, scope)
 	require.NoError(t, err)
-	c, err := newAPIClient(base, tok, nil, client.Retry{Attempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	c, err := newAPIClient(base, tok, contractClient(t), client.Retry{Attempts: 2, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	require.NoError(t, err)
 	return c
 }
@@ -35,7 +35,7 @@ func TestSeedThroughTheClient(t *testing.T) {
 	ctx := context.Background()
 	admin := testClient(t, base, AdminSub, "wallet:read wallet:write wallet:admin")
 	seed := func(count int, asset string, tokens TokenConfig) (SeedResult, error) {
-		return Seed(ctx, SeedConfig{BaseURL: base, Tokens: tokens, Count: count, Asset: asset, InitialBalance: 1000, Concurrency: 1})
+		return Seed(ctx, SeedConfig{BaseURL: base, Tokens: tokens, Count: count, Asset: asset, InitialBalance: 1000, Concurrency: 1, HTTP: contractClient(t)})
 	}
 
 	// Wallet 0 exists already, created under another key, as seeding would.
@@ -80,7 +80,7 @@ func TestResendReplaysWhatTheAttackSent(t *testing.T) {
 	base := startAPI(t, bin, freshDB(t))
 	ctx := context.Background()
 	sc := shrink(t, "smoke", time.Second, 4)
-	_, err := Seed(ctx, SeedConfig{BaseURL: base, Tokens: testTokens, Count: 4, Asset: "USD", InitialBalance: 100_000})
+	_, err := Seed(ctx, SeedConfig{BaseURL: base, Tokens: testTokens, Count: 4, Asset: "USD", InitialBalance: 100_000, HTTP: contractClient(t)})
 	require.NoError(t, err)
 	userTok, err := testTokens.Mint(LoadSub, "wallet:read wallet:write")
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func TestResendReplaysWhatTheAttackSent(t *testing.T) {
 		seen[op] = true
 		req, err := tgt.Request()
 		require.NoError(t, err)
-		hr, err := http.DefaultClient.Do(req)
+		hr, err := contractClient(t).Do(req)
 		require.NoError(t, err)
 		raw, err := io.ReadAll(hr.Body)
 		hr.Body.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -38,6 +39,9 @@ type RunConfig struct {
 	Fault       *FaultPlan
 	Out         io.Writer
 	Seed        uint64 // random seed of the operation mix; 0 = time-based
+	// Wrap, when set, wraps the transport of every request the run sends: seeding, the attack, settling and the
+	// checks. The tests use it to hold each exchange to the API's OpenAPI document.
+	Wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // outcome is what the run knows about one Idempotency-Key.
@@ -69,12 +73,17 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	wrap := cfg.Wrap
+	if wrap == nil {
+		wrap = func(rt http.RoundTripper) http.RoundTripper { return rt }
+	}
+	apiHTTP := &http.Client{Timeout: 30 * time.Second, Transport: wrap(http.DefaultTransport)}
 	// The checks read as admin; settling resends writes as whoever sent them.
-	reader, err := newAPIClient(cfg.BaseURL, admTok, nil, readRetry)
+	reader, err := newAPIClient(cfg.BaseURL, admTok, apiHTTP, readRetry)
 	if err != nil {
 		return nil, err
 	}
-	userWriter, err := newAPIClient(cfg.BaseURL, userTok, nil, writeRetry)
+	userWriter, err := newAPIClient(cfg.BaseURL, userTok, apiHTTP, writeRetry)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +92,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	pop := sc.Population
 	if !cfg.SkipSeed {
 		sr, err := Seed(ctx, SeedConfig{BaseURL: cfg.BaseURL, Tokens: cfg.Tokens, Count: pop.Wallets,
-			Asset: pop.Asset, InitialBalance: pop.InitialBalance})
+			Asset: pop.Asset, InitialBalance: pop.InitialBalance, HTTP: apiHTTP})
 		if err != nil {
 			return nil, err
 		}
@@ -105,14 +114,10 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	}
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	tr := newTargeter(sc, cfg.BaseURL, runID, userTok, admTok, seed)
-	// The client timeout sits just past the server's request timeout: an
-	// answer later than that is a hang, reported as a transport error.
 	atk := vegeta.NewAttacker(
-		vegeta.Timeout(time.Duration(sc.RequestTimeout)+2*time.Second),
+		vegeta.Client(attackClient(sc, wrap)),
 		vegeta.MaxWorkers(uint64(sc.MaxVUs)),
 		vegeta.Workers(uint64(min(sc.MaxVUs, 64))),
-		vegeta.KeepAlive(true),
-		vegeta.Connections(sc.MaxVUs),
 		vegeta.MaxBody(64<<10),
 	)
 	fmt.Fprintf(out, "running %s: %d stage(s), %s, ~%.0f requests against %s\n",
@@ -185,6 +190,19 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	rep.evaluate(sc)
 	rep.plot = plot
 	return rep, nil
+}
+
+// attackClient is vegeta's own default client (keep-alive, a dialer with TCP keep-alives, proxies from the
+// environment) with one idle connection kept per virtual user, built here so that wrap can see its exchanges.
+// Its timeout sits just past the server's request timeout: an answer later than that is a hang, reported as a
+// transport error.
+func attackClient(sc *Scenario, wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: sc.MaxVUs,
+	}
+	return &http.Client{Timeout: time.Duration(sc.RequestTimeout) + 2*time.Second, Transport: wrap(tr)}
 }
 
 // track updates a key's outcome from one result and checks idempotent

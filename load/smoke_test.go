@@ -33,7 +33,7 @@ func TestSmokeRunAgainstRealAPI(t *testing.T) {
 
 	// Seeding again changes nothing: every request replays.
 	res, err := Seed(context.Background(), SeedConfig{BaseURL: base, Count: 40, Asset: "USD",
-		InitialBalance: sc.Population.InitialBalance, Tokens: TokenConfig{Secret: testSecret, Audience: "agentic-commerce"}})
+		InitialBalance: sc.Population.InitialBalance, Tokens: TokenConfig{Secret: testSecret, Audience: "agentic-commerce"}, HTTP: contractClient(t)})
 	require.NoError(t, err)
 	assert.Zero(t, res.Created)
 	assert.Zero(t, res.Funded)
@@ -85,7 +85,7 @@ func TestResiliencyProxyFaults(t *testing.T) {
 			assert.GreaterOrEqual(t, rep.Fault.RecoveryS, 0.0)
 			assert.Less(t, rep.Fault.RecoveryS, 5.0)
 			// After the heal the API is ready again.
-			resp, err := http.Get(base + "/v1/ready")
+			resp, err := contractClient(t).Get(base + "/v1/ready")
 			require.NoError(t, err)
 			resp.Body.Close()
 			assert.Equal(t, http.StatusOK, resp.StatusCode)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
@@ -117,7 +118,7 @@ func (p *apiProc) start(ctx context.Context) error {
 	p.mu.Unlock()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(p.base() + "/v1/ready")
+		resp, err := contractClient(p.t).Get(p.base() + "/v1/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -187,6 +188,7 @@ func runReport(t *testing.T, cfg RunConfig) *Report {
 	var out strings.Builder
 	cfg.Out = &out
 	cfg.Tokens = TokenConfig{Secret: testSecret, Audience: "agentic-commerce"}
+	cfg.Wrap = contract(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, cfg)
@@ -194,6 +196,17 @@ func runReport(t *testing.T, cfg RunConfig) *Report {
 	rep.Print(&out)
 	t.Log("\n" + out.String())
 	return rep
+}
+
+// contract wraps a transport so that every exchange through it is checked against api/openapi.yaml, failing t on
+// any drift: the load runs are integration tests of the real API like the black-box suite's.
+func contract(t *testing.T) func(http.RoundTripper) http.RoundTripper {
+	return func(base http.RoundTripper) http.RoundTripper { return apitest.NewTransport(t, base) }
+}
+
+// contractClient is an HTTP client whose exchanges are checked against the document.
+func contractClient(t *testing.T) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: contract(t)(http.DefaultTransport)}
 }
 
 func pgAddr(t *testing.T) string {
