@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
@@ -92,9 +96,10 @@ func startWalletAPI(t *testing.T) string {
 		}
 	})
 	base := "http://" + addr
+	ready := &http.Client{Transport: apitest.NewTransport(t, nil), Timeout: 5 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(base + "/v1/ready")
+		resp, err := ready.Get(base + "/v1/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -104,6 +109,20 @@ func startWalletAPI(t *testing.T) string {
 		require.True(t, time.Now().Before(deadline), "wallet-api never became ready: %v", err)
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// contractProxy puts a reverse proxy in front of the wallet-api at base that checks every exchange against
+// api/openapi.yaml, for callers the test cannot hand a validating transport (the wallet-mcp subprocess), and
+// returns its URL.
+func contractProxy(t *testing.T, base string) string {
+	t.Helper()
+	target, err := url.Parse(base)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = apitest.NewTransport(t, nil)
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func mint(t *testing.T, sub string, scopes ...string) string {

@@ -170,7 +170,7 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 // Over streamable HTTP each agent's calls carry its own token: the server has none to lend.
 func TestStreamableHTTPUsesEachAgentsOwnToken(t *testing.T) {
 	l := newLedger(t, "agent-3", 500)
-	api, err := client.New(l.base)
+	api, err := client.New(l.base, client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(t, nil)}))
 	require.NoError(t, err)
 	srv := httptest.NewServer(httpHandler(&tools{api: api}))
 	defer srv.Close()

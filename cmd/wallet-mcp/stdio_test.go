@@ -35,8 +35,9 @@ func TestStdioSubprocessTransfersOnceAndExplainsRefusals(t *testing.T) {
 	bin := buildWalletMCP(t)
 
 	cmd := exec.Command(bin)
-	// Later entries win: the parent's environment cannot lend the subprocess another token or API.
-	cmd.Env = append(os.Environ(), "WALLET_API_URL="+l.base,
+	// Later entries win: the parent's environment cannot lend the subprocess another token or API. The subprocess
+	// reaches the wallet-api through a proxy that holds its every exchange to the OpenAPI document.
+	cmd.Env = append(os.Environ(), "WALLET_API_URL="+contractProxy(t, l.base),
 		"WALLET_TOKEN="+mint(t, "agent-stdio", auth.ScopeRead, auth.ScopeWrite))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
