@@ -35,16 +35,10 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-	tel, err := telemetry.Setup(ctx, "wallet-audit")
-	if err != nil {
-		slog.Error("telemetry disabled", "error", err)
-	}
+	flush := telemetry.Start(ctx, "wallet-audit")
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, telemetry.SetAuditResult)
-	// Flush the audit gauges before the CronJob's pod goes away.
-	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = tel.Shutdown(flushCtx)
+	// Flush the audit gauges before the CronJob's pod goes away (os.Exit runs no deferred call).
+	flush()
 	os.Exit(code)
 }
 

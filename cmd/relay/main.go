@@ -33,16 +33,7 @@ func main() {
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-	tel, err := telemetry.Setup(ctx, "wallet-relay")
-	if err != nil {
-		slog.Error("telemetry disabled", "error", err)
-	}
-	defer func() {
-		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(flushCtx)
-	}()
+	defer telemetry.Start(ctx, "wallet-relay")()
 
 	cfg, err := config.Load()
 	if err != nil {

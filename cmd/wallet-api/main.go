@@ -22,17 +22,7 @@ func main() {
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-	// Setup never waits for the collector. A malformed OTEL_* setting keeps the stderr JSON log and goes on.
-	tel, err := telemetry.Setup(ctx, "wallet-api")
-	if err != nil {
-		slog.Error("telemetry disabled", "error", err)
-	}
-	defer func() {
-		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(flushCtx)
-	}()
+	defer telemetry.Start(ctx, "wallet-api")()
 
 	cfg, err := config.Load()
 	if err != nil {

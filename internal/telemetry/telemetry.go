@@ -65,6 +65,23 @@ func WithLogWriter(w io.Writer) Option { return func(s *settings) { s.stderr = w
 // WithLogLevel overrides LOG_LEVEL.
 func WithLogLevel(l slog.Leveler) Option { return func(s *settings) { s.level = l } }
 
+// Start is how a process's main sets telemetry up: a JSON log on stderr first, then Setup. A failed Setup (a
+// malformed OTEL_* setting) is logged and the process goes on with the stderr log alone, since no process should
+// refuse to start over its telemetry. main defers the returned flush, which gives the exporters 5 s to send what
+// they hold.
+func Start(ctx context.Context, serviceName string) (flush func()) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	tel, err := Setup(ctx, serviceName)
+	if err != nil {
+		slog.Error("telemetry disabled", "error", err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(ctx)
+	}
+}
+
 // Setup installs the global tracer, meter and logger providers exporting OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT
 // (default http://localhost:4318), the W3C tracecontext+baggage propagator, and a default slog logger that writes
 // JSON to stderr and OTLP at once. serviceName is used unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES names the
