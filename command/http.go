@@ -4,60 +4,86 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
 )
 
-// Routes registers the POST routes on r, each behind authentication with its scope.
+// Routes registers the POST routes on r, each behind authentication with its scope. Every route is the same three
+// steps, which post and postOn carry out: decode strictly, validate into the use case's command, run it.
 func Routes(r *mux.Router, c *Commands, authn *httpapi.Authenticator) {
-	r.Handle("/v1/wallets", authn.Require(auth.ScopeWrite)(http.HandlerFunc(c.handleCreateWallet))).Methods(http.MethodPost)
-	r.Handle("/v1/transfers", authn.Require(auth.ScopeWrite)(http.HandlerFunc(c.handleTransfer))).Methods(http.MethodPost)
-	r.Handle("/v1/adjustments", authn.Require(auth.ScopeAdmin)(http.HandlerFunc(c.handleAdjustment))).Methods(http.MethodPost)
-	agentRoutes(r, c, authn)
+	write, admin := authn.Require(auth.ScopeWrite), authn.Require(auth.ScopeAdmin)
+	routes := []struct {
+		path    string
+		scope   func(http.Handler) http.Handler
+		handler http.HandlerFunc
+	}{
+		{"/v1/wallets", write, post(c.ValidateCreateWallet, c.CreateWallet)},
+		{"/v1/transfers", write, post(anyCaller(ValidateTransfer), c.Transfer)},
+		{"/v1/adjustments", admin, post(anyCaller(ValidateAdjustment), c.Adjust)},
+		{"/v1/holds", write, post(anyCaller(c.ValidateCreateHold), c.CreateHold)},
+		{"/v1/holds/{id}/capture", write, postOn(ValidateCaptureHold, c.CaptureHold)},
+		{"/v1/holds/{id}/void", write, postOn(idOnly[VoidHoldRequest], c.VoidHold)},
+		{"/v1/wallets/{id}/mandates", write, postOn(c.ValidateGrantMandate, c.GrantMandate)},
+		{"/v1/mandates/{id}/revoke", write, postOn(idOnly[RevokeMandateRequest], c.RevokeMandate)},
+		{"/v1/transactions/{id}/refunds", write, postOn(ValidateRefund, c.Refund)},
+	}
+	for _, rt := range routes {
+		r.Handle(rt.path, rt.scope(rt.handler)).Methods(http.MethodPost)
+	}
 }
 
-func (c *Commands) handleCreateWallet(w http.ResponseWriter, r *http.Request) {
-	var req CreateWalletRequest
-	caller, idem, ok := decodeWrite(w, r, &req)
-	if !ok {
+// useCase is a write's last step: it runs cmd for caller under the Idempotency-Key.
+type useCase[Cmd any] func(ctx context.Context, caller auth.Caller, idem Idempotency, cmd Cmd) (Outcome, error)
+
+// post is the handler of a write on a collection: the body decoded into Req, validated into Cmd, run.
+func post[Req, Cmd any](validate func(auth.Caller, Req) (Cmd, error), run useCase[Cmd]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		caller, idem, ok := decodeWrite(w, r, &req)
+		if !ok {
+			return
+		}
+		cmd, err := validate(caller, req)
+		respond(w, r, caller, idem, cmd, err, run)
+	}
+}
+
+// postOn is post for a write on one resource, the {id} in the path, which validation receives.
+func postOn[Req, Cmd any](validate func(uuid.UUID, Req) (Cmd, error), run useCase[Cmd]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		caller, idem, id, ok := decodeWriteOn(w, r, &req)
+		if !ok {
+			return
+		}
+		cmd, err := validate(id, req)
+		respond(w, r, caller, idem, cmd, err, run)
+	}
+}
+
+// anyCaller adapts a validation that does not depend on who calls.
+func anyCaller[Req, Cmd any](validate func(Req) (Cmd, error)) func(auth.Caller, Req) (Cmd, error) {
+	return func(_ auth.Caller, req Req) (Cmd, error) { return validate(req) }
+}
+
+// idOnly is the validation of a write whose command is the resource's ID alone (its body is the empty object).
+func idOnly[Req any](id uuid.UUID, _ Req) (uuid.UUID, error) { return id, nil }
+
+// respond writes the validation's refusal, or runs the command and writes its outcome.
+func respond[Cmd any](w http.ResponseWriter, r *http.Request, caller auth.Caller, idem Idempotency, cmd Cmd, invalid error, run useCase[Cmd]) {
+	if invalid != nil {
+		httpapi.WriteProblem(w, r, invalid)
 		return
 	}
-	cmd, err := c.ValidateCreateWallet(caller, req)
+	out, err := run(r.Context(), caller, idem, cmd)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	respond(w, r, func(ctx context.Context) (Outcome, error) { return c.CreateWallet(ctx, caller, idem, cmd) })
-}
-
-func (c *Commands) handleTransfer(w http.ResponseWriter, r *http.Request) {
-	var req TransferRequest
-	caller, idem, ok := decodeWrite(w, r, &req)
-	if !ok {
-		return
-	}
-	cmd, err := ValidateTransfer(req)
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
-	}
-	respond(w, r, func(ctx context.Context) (Outcome, error) { return c.Transfer(ctx, caller, idem, cmd) })
-}
-
-func (c *Commands) handleAdjustment(w http.ResponseWriter, r *http.Request) {
-	var req AdjustmentRequest
-	caller, idem, ok := decodeWrite(w, r, &req)
-	if !ok {
-		return
-	}
-	cmd, err := ValidateAdjustment(req)
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
-	}
-	respond(w, r, func(ctx context.Context) (Outcome, error) { return c.Adjust(ctx, caller, idem, cmd) })
+	WriteOutcome(w, out)
 }
 
 // decodeWrite does what every write needs before its use case: the caller, the Idempotency-Key and the strictly
@@ -81,6 +107,38 @@ func decodeWrite(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, 
 	return caller, Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, canonical)}, true
 }
 
+// decodeWriteOn is decodeWrite for a route on one resource ({id} in the path). A request without a body (no
+// Content-Type, no length) stands for the empty object, so `curl -X POST .../void` works; a body that is sent is
+// decoded as strictly as everywhere else.
+func decodeWriteOn(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, Idempotency, uuid.UUID, bool) {
+	var caller auth.Caller
+	var idem Idempotency
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		var ok bool
+		if caller, ok = auth.CallerFrom(r.Context()); !ok {
+			httpapi.WriteProblem(w, r, httpapi.Errorf("unauthorized", "a Bearer token is required"))
+			return auth.Caller{}, Idempotency{}, uuid.Nil, false
+		}
+		key, err := ParseKey(r.Header.Get(IdempotencyHeader))
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return auth.Caller{}, Idempotency{}, uuid.Nil, false
+		}
+		idem = Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, []byte("{}"))}
+	} else {
+		var ok bool
+		if caller, idem, ok = decodeWrite(w, r, dst); !ok {
+			return auth.Caller{}, Idempotency{}, uuid.Nil, false
+		}
+	}
+	id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return auth.Caller{}, Idempotency{}, uuid.Nil, false
+	}
+	return caller, idem, id, true
+}
+
 // WriteOutcome writes a fresh or replayed write response.
 func WriteOutcome(w http.ResponseWriter, out Outcome) {
 	if out.Replayed {
@@ -94,13 +152,4 @@ func WriteOutcome(w http.ResponseWriter, out Outcome) {
 		return
 	}
 	httpapi.WriteJSONBody(w, out.Status, out.Body)
-}
-
-func respond(w http.ResponseWriter, r *http.Request, run func(ctx context.Context) (Outcome, error)) {
-	out, err := run(r.Context())
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
-	}
-	WriteOutcome(w, out)
 }
