@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,28 +13,51 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// k6Copy copies load/k6 into a temp dir with .mjs names: Node 20 parses a
-// .js file without "type": "module" as CommonJS and would reject the
-// imports, and --check does not resolve them, so a renamed copy is enough.
-func k6Copy(t *testing.T) string {
+// k6Tree lays load/k6 out in a temp dir as the scripts expect to find it, with .mjs names (Node 20 parses a .js
+// file without "type": "module" as CommonJS and would reject the imports): <dir>/k6/*.mjs, <dir>/data/scenarios.json
+// (scenarios, or the shipped file when nil) and <dir>/k6shim, the stand-ins for the k6 modules in testdata, which
+// the scripts' k6 imports are pointed at. It returns <dir>/k6.
+func k6Tree(t *testing.T, scenarios []byte) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is required to check the k6 scripts (scripts/test.sh installs it): %v", err)
 	}
-	dir := t.TempDir()
-	entries, err := os.ReadDir("k6")
-	require.NoError(t, err)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("k6", e.Name()))
+	root := t.TempDir()
+	if scenarios == nil {
+		var err error
+		scenarios, err = os.ReadFile("data/scenarios.json")
 		require.NoError(t, err)
-		src := strings.ReplaceAll(string(b), ".js'", ".mjs'")
-		require.NoError(t, os.WriteFile(filepath.Join(dir, strings.TrimSuffix(e.Name(), ".js")+".mjs"), []byte(src), 0o644))
 	}
-	return dir
+	k6Imports := regexp.MustCompile(`from '(k6(?:/(\w+))?)'`)
+	for _, d := range []struct{ from, to string }{{"k6", "k6"}, {"testdata/k6shim", "k6shim"}} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d.to), 0o755))
+		entries, err := os.ReadDir(d.from)
+		require.NoError(t, err)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(d.from, e.Name()))
+			require.NoError(t, err)
+			name, src := e.Name(), string(b)
+			if d.to == "k6" {
+				name = strings.TrimSuffix(name, ".js") + ".mjs"
+				src = strings.ReplaceAll(src, ".js'", ".mjs'")
+				src = k6Imports.ReplaceAllStringFunc(src, func(m string) string {
+					mod := k6Imports.FindStringSubmatch(m)
+					if mod[2] == "" {
+						return "from '../k6shim/k6.mjs'"
+					}
+					return "from '../k6shim/" + mod[2] + ".mjs'"
+				})
+			}
+			require.NoError(t, os.WriteFile(filepath.Join(root, d.to, name), []byte(src), 0o644))
+		}
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "data"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "data", "scenarios.json"), scenarios, 0o644))
+	return filepath.Join(root, "k6")
 }
 
 func TestK6ScriptsParse(t *testing.T) {
-	dir := k6Copy(t)
+	dir := k6Tree(t, nil)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(entries), 5)
@@ -50,7 +74,7 @@ func TestK6ScriptsParse(t *testing.T) {
 // TestK6WalletIDsMatchGo runs ids.js under Node with node:crypto and
 // compares its wallet IDs with the Go derivation the seeder uses.
 func TestK6WalletIDsMatchGo(t *testing.T) {
-	dir := k6Copy(t)
+	dir := k6Tree(t, nil)
 	script := `import { createHash } from 'node:crypto';
 import { walletID, WALLET_NAMESPACE } from '` + filepath.ToSlash(filepath.Join(dir, "ids.mjs")) + `';
 const sha1 = (buf) => createHash('sha1').update(Buffer.from(buf)).digest('hex');
