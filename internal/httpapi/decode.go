@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,12 +58,15 @@ func DecodeBody(body []byte, dst any) ([]byte, error) {
 	if err := dec.Decode(dst); err != nil {
 		return nil, decodeProblem(err)
 	}
-	// checkStructure already proved there is exactly one value, so only the canonical form remains.
+	// checkStructure already proved there is exactly one value, so only the names and the canonical form remain.
 	var generic any
 	gdec := json.NewDecoder(bytes.NewReader(body))
 	gdec.UseNumber()
 	if err := gdec.Decode(&generic); err != nil {
 		return nil, decodeProblem(err)
+	}
+	if err := exactNames(generic, reflect.TypeOf(dst)); err != nil {
+		return nil, err
 	}
 	canonical, err := json.Marshal(generic)
 	if err != nil {
@@ -86,8 +90,66 @@ func requireJSON(r *http.Request) error {
 	return nil
 }
 
-// checkStructure walks the tokens once: well-formed, a single value, no duplicate keys in any object (compared
-// case-insensitively, as encoding/json matches fields) and no NUL characters, which PostgreSQL cannot store.
+// exactNames refuses a field that encoding/json matched to a struct field case-insensitively ("Amount" for
+// "amount"): the document names each field exactly, and a request spelled two ways must not be two requests under
+// one Idempotency-Key. It walks v, the decoded body, alongside t, the type it was decoded into; free-form values
+// (metadata: json.RawMessage, maps) are not walked, their keys are the client's own.
+func exactNames(v any, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		for key, val := range obj {
+			f, ok := fieldNamed(t, key)
+			if !ok {
+				return Errorf("invalid_json", "%q is not a field of this request (names are case-sensitive)", key)
+			}
+			if err := exactNames(val, f.Type); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		arr, ok := v.([]any)
+		if !ok || t.Elem() == reflect.TypeOf(byte(0)) {
+			return nil
+		}
+		for _, el := range arr {
+			if err := exactNames(el, t.Elem()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fieldNamed finds the exported field of struct t whose JSON name is exactly name.
+func fieldNamed(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// checkStructure walks the tokens once: well-formed, a single value, no duplicate keys in any object, no NUL
+// characters (PostgreSQL cannot store them) and no number that PostgreSQL's numeric type could not hold.
 func checkStructure(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -134,13 +196,16 @@ func checkStructure(body []byte) error {
 				return Errorf("invalid_json", "strings must not contain NUL characters")
 			}
 			if top != nil && top.object && top.isKey {
-				k := strings.ToLower(t)
-				if _, dup := top.keys[k]; dup {
+				if _, dup := top.keys[t]; dup {
 					return Errorf("invalid_json", "field %q appears more than once", t)
 				}
-				top.keys[k] = struct{}{}
+				top.keys[t] = struct{}{}
 				top.isKey = false
 				continue
+			}
+		case json.Number:
+			if err := storableNumber(string(t)); err != nil {
+				return err
 			}
 		}
 		if top != nil && top.object {
@@ -149,6 +214,38 @@ func checkStructure(body []byte) error {
 	}
 	if len(stack) != 0 {
 		return Errorf("invalid_json", "the JSON object is not closed")
+	}
+	return nil
+}
+
+// maxScale is the most decimal places PostgreSQL's numeric type (and so jsonb) holds.
+const maxScale = 16383
+
+// storableNumber refuses a JSON number outside the range of an IEEE 754 double (RFC 8259's interoperable range),
+// or with more decimal places than PostgreSQL holds: metadata reaches jsonb as written, and such a number would
+// fail inside the write ("value overflows numeric format") instead of at the door.
+func storableNumber(lit string) error {
+	f, err := strconv.ParseFloat(lit, 64)
+	mantissa, exp, _ := strings.Cut(strings.ToLower(strings.TrimPrefix(lit, "-")), "e")
+	intPart, frac, _ := strings.Cut(mantissa, ".")
+	zero := strings.Trim(intPart+frac, "0") == ""
+	if err != nil || (f == 0 && !zero) { // overflow to ±Inf, or a non-zero value that underflows to 0
+		return Errorf("invalid_json", "number %.40s is outside the range of a 64-bit floating-point number", lit)
+	}
+	// The decimal places PostgreSQL keeps: the fraction's digits less the exponent. Only a zero can carry an
+	// exponent past int32 here (any other value over- or underflowed above), and it keeps places only if negative.
+	if exp == "" {
+		exp = "0"
+	}
+	e, err := strconv.ParseInt(exp, 10, 32)
+	if err != nil {
+		e = 0
+		if strings.HasPrefix(exp, "-") {
+			e = -maxScale - 1
+		}
+	}
+	if int64(len(frac))-e > maxScale {
+		return Errorf("invalid_json", "number %.40s has more than %d decimal places", lit, maxScale)
 	}
 	return nil
 }

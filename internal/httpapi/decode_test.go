@@ -16,6 +16,12 @@ type sample struct {
 	Name   string          `json:"name"`
 	Amount *int64          `json:"amount"`
 	Meta   json.RawMessage `json:"meta"`
+	Limit  *sampleLimit    `json:"limit"`
+	Tags   map[string]int  `json:"tags"`
+}
+
+type sampleLimit struct {
+	Period string `json:"period"`
 }
 
 func codeOf(t *testing.T, err error) string {
@@ -51,6 +57,14 @@ func TestDecodeBodyRefuses(t *testing.T) {
 		"lone low surrogate":       `{"meta":{"a":"x\udc00"}}`,
 		"high then other escape":   `{"meta":{"a":"\ud800\u0041"}}`,
 		"surrogate in a key":       `{"meta":{"\udbff":1}}`,
+		"field in another case":    `{"Amount":1}`,
+		"nested field case":        `{"limit":{"Period":"day"}}`,
+		"number overflows":         `{"meta":{"x":1e999999}}`,
+		"number just overflows":    `{"meta":{"x":-1.8e308}}`,
+		"number underflows":        `{"meta":{"x":1e-999999}}`,
+		"zero with a huge scale":   `{"meta":{"x":0e-16384}}`,
+		"zero past int32 exponent": `{"meta":{"x":0e-99999999999}}`,
+		"too many decimal places":  `{"meta":{"x":1.5e-16383}}`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -62,12 +76,17 @@ func TestDecodeBodyRefuses(t *testing.T) {
 	}
 }
 
-func TestDecodeBodyAcceptsEscapes(t *testing.T) {
+func TestDecodeBodyAccepts(t *testing.T) {
 	for _, body := range []string{
 		`{"meta":{"smile":"\ud83d\ude00"}}`,     // a surrogate pair is one character
 		`{"meta":{"path":"C:\\udir"}}`,          // an escaped backslash followed by "udir" is no escape
 		`{"meta":{"quote":"\"\\\/\b\f\n\r\t"}}`, // every two-character escape
 		`{"name":"\u00e9t\u00E9"}`,
+		`{"meta":{"a":1,"A":2}}`,                       // free-form keys are the client's own, case and all
+		`{"tags":{"a":1,"A":2}}`,                       // a map too
+		`{"meta":{"x":1.7e308,"y":-4.9e-324,"z":0}}`,   // the whole range of a double
+		`{"meta":{"x":0e-16383,"y":0e99999999999}}`,    // as many places as PostgreSQL keeps, and a zero
+		`{"meta":{"x":12345678901234567890123456789}}`, // big, inside the range
 	} {
 		var s sample
 		_, err := DecodeBody([]byte(body), &s)
