@@ -73,8 +73,12 @@ func (c *Commands) expireHold(ctx context.Context, id uuid.UUID) (bool, error) {
 	case err == nil:
 		telemetry.RecordCommit(ctx, eventstore.KindExpire)
 		return true, nil
-	case errors.Is(err, &eventstore.Error{Code: codeHoldNotActive}), errors.Is(err, &eventstore.Error{Code: codeHoldNotFound}),
-		errors.Is(err, eventstore.ErrIdempotencyKeyReuse):
+	case errors.Is(err, &eventstore.Error{Code: codeHoldNotActive}), errors.Is(err, &eventstore.Error{Code: codeHoldNotFound}):
+		return false, nil
+	case errors.Is(err, eventstore.ErrIdempotencyKeyReuse):
+		// Only an expiry of this hold writes under this key, and then the hold is no longer active; no token may
+		// carry SystemOwner (auth.SystemSub), so nobody else can have taken it. Loud, because the hold stays held.
+		slog.ErrorContext(ctx, "hold expiry refused: its idempotency key is taken", "hold_id", id, "key", key)
 		return false, nil
 	default:
 		return false, err

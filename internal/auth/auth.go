@@ -2,7 +2,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +22,12 @@ const (
 	ScopeWrite = "wallet:write"
 	ScopeAdmin = "wallet:admin"
 )
+
+// SystemSub is the ledger's own identity: it owns the system wallets, and the hold sweeper writes as it. No token
+// may carry it: its bearer could read the system wallets and the sweeper's transactions, and squat the sweeper's
+// idempotency keys so that no hold ever expires. eventstore.SystemOwner has this value (package command's tests
+// hold the two together).
+const SystemSub = "system"
 
 // leeway absorbs clock skew between the token issuer and this service for exp, nbf and iat.
 const leeway = 30 * time.Second
@@ -129,8 +137,18 @@ func (v *Verifier) Verify(token string) (Caller, error) {
 // verify checks token in full and returns its caller and the instant it stops being accepted.
 func (v *Verifier) verify(token string) (Caller, time.Time, error) {
 	var claims Claims
-	_, err := v.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return v.secret, nil })
+	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		// RFC 7515 4.1.11: a token whose crit header names extensions the recipient does not understand (this
+		// service understands none) must be refused.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("crit header names extensions this service does not implement")
+		}
+		return v.secret, nil
+	})
 	if err != nil {
+		return Caller{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if err := numericDates(token); err != nil {
 		return Caller{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if err := validSub(claims.Subject); err != nil {
@@ -144,9 +162,34 @@ func (v *Verifier) verify(token string) (Caller, time.Time, error) {
 	return Caller{Sub: claims.Subject, Scopes: scopes}, claims.ExpiresAt.Add(leeway), nil
 }
 
+// numericDates refuses exp, nbf or iat given as anything but a JSON number (RFC 7519 NumericDate): the parser
+// also reads a string such as "1790000000". It runs after the signature was checked, on the payload it covered.
+func numericDates(token string) error {
+	parts := strings.Split(token, ".")
+	payload, err := jwt.NewParser().DecodeSegment(parts[1])
+	if err != nil {
+		return fmt.Errorf("decode payload: %w", err)
+	}
+	var dates struct {
+		Exp, Nbf, Iat json.RawMessage
+	}
+	if err := json.Unmarshal(payload, &dates); err != nil {
+		return fmt.Errorf("decode payload: %w", err)
+	}
+	for name, raw := range map[string]json.RawMessage{"exp": dates.Exp, "nbf": dates.Nbf, "iat": dates.Iat} {
+		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) && (raw[0] == '"' || raw[0] == '{' || raw[0] == '[') {
+			return fmt.Errorf("%s claim is not a JSON number", name)
+		}
+	}
+	return nil
+}
+
 func validSub(sub string) error {
 	if sub == "" {
 		return errors.New("sub claim is missing")
+	}
+	if sub == SystemSub {
+		return fmt.Errorf("sub %q is reserved for the ledger itself", sub)
 	}
 	if len(sub) > maxSubLength {
 		return errors.New("sub claim is too long")

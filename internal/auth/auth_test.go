@@ -22,6 +22,16 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims)
 	return tok
 }
 
+// signWithHeader signs validClaims with HS256 and one more header parameter.
+func signWithHeader(t *testing.T, name string, value any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, validClaims())
+	tok.Header[name] = value
+	s, err := tok.SignedString([]byte(secret))
+	require.NoError(t, err)
+	return s
+}
+
 func validClaims() jwt.MapClaims {
 	now := time.Now()
 	return jwt.MapClaims{
@@ -57,24 +67,29 @@ func TestVerifyRefuses(t *testing.T) {
 		return c
 	}
 	cases := map[string]string{
-		"missing sub":         sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", nil)),
-		"empty sub":           sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", "")),
-		"sub with NUL":        sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", "a\x00b")),
-		"missing aud":         sign(t, jwt.SigningMethodHS256, []byte(secret), with("aud", nil)),
-		"wrong aud":           sign(t, jwt.SigningMethodHS256, []byte(secret), with("aud", "someone-else")),
-		"missing exp":         sign(t, jwt.SigningMethodHS256, []byte(secret), with("exp", nil)),
-		"expired":             sign(t, jwt.SigningMethodHS256, []byte(secret), with("exp", now.Add(-time.Hour).Unix())),
-		"not yet valid":       sign(t, jwt.SigningMethodHS256, []byte(secret), with("nbf", now.Add(time.Hour).Unix())),
-		"issued in future":    sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", now.Add(time.Hour).Unix())),
-		"missing scope":       sign(t, jwt.SigningMethodHS256, []byte(secret), with("scope", nil)),
-		"blank scope":         sign(t, jwt.SigningMethodHS256, []byte(secret), with("scope", "   ")),
-		"scope not a string":  sign(t, jwt.SigningMethodHS256, []byte(secret), with("scope", 42)),
-		"wrong secret":        sign(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789"), validClaims()),
-		"other HMAC alg":      sign(t, jwt.SigningMethodHS512, []byte(secret), validClaims()),
-		"alg none":            sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims()),
-		"garbage":             "not.a.jwt",
-		"empty":               "",
-		"truncated signature": sign(t, jwt.SigningMethodHS256, []byte(secret), validClaims())[:60],
+		"missing sub":          sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", nil)),
+		"empty sub":            sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", "")),
+		"sub with NUL":         sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", "a\x00b")),
+		"missing aud":          sign(t, jwt.SigningMethodHS256, []byte(secret), with("aud", nil)),
+		"wrong aud":            sign(t, jwt.SigningMethodHS256, []byte(secret), with("aud", "someone-else")),
+		"missing exp":          sign(t, jwt.SigningMethodHS256, []byte(secret), with("exp", nil)),
+		"expired":              sign(t, jwt.SigningMethodHS256, []byte(secret), with("exp", now.Add(-time.Hour).Unix())),
+		"not yet valid":        sign(t, jwt.SigningMethodHS256, []byte(secret), with("nbf", now.Add(time.Hour).Unix())),
+		"issued in future":     sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", now.Add(time.Hour).Unix())),
+		"missing scope":        sign(t, jwt.SigningMethodHS256, []byte(secret), with("scope", nil)),
+		"blank scope":          sign(t, jwt.SigningMethodHS256, []byte(secret), with("scope", "   ")),
+		"scope not a string":   sign(t, jwt.SigningMethodHS256, []byte(secret), with("scope", 42)),
+		"wrong secret":         sign(t, jwt.SigningMethodHS256, []byte("another-secret-0123456789"), validClaims()),
+		"other HMAC alg":       sign(t, jwt.SigningMethodHS512, []byte(secret), validClaims()),
+		"alg none":             sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims()),
+		"garbage":              "not.a.jwt",
+		"empty":                "",
+		"truncated signature":  sign(t, jwt.SigningMethodHS256, []byte(secret), validClaims())[:60],
+		"the ledger's own sub": sign(t, jwt.SigningMethodHS256, []byte(secret), with("sub", SystemSub)),
+		"exp as a string":      sign(t, jwt.SigningMethodHS256, []byte(secret), with("exp", fmt.Sprint(now.Add(time.Hour).Unix()))),
+		"nbf as a string":      sign(t, jwt.SigningMethodHS256, []byte(secret), with("nbf", fmt.Sprint(now.Unix()))),
+		"iat as a string":      sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", fmt.Sprint(now.Unix()))),
+		"crit header":          signWithHeader(t, "crit", []string{"exp"}),
 	}
 	v := NewVerifier(secret, audience)
 	for name, tok := range cases {
