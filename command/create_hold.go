@@ -49,14 +49,14 @@ type CreateHold struct {
 	Amount      int64
 	Asset       string
 	ToWalletID  *uuid.UUID
-	ExpiresAt   time.Time
+	ExpiresAt   *time.Time // as requested; nil: DefaultHoldTTL from the write's time
 	Description string
 	Metadata    json.RawMessage
 	MandateID   uuid.UUID
 }
 
-// ValidateCreateHold checks the request's fields and settles its expiry: the default when none is named, never
-// in the past nor beyond HOLD_MAX_TTL.
+// ValidateCreateHold checks the request's fields. Whether the expiry lies in the future and within HOLD_MAX_TTL is
+// decided in the write, against its own time, so a retry of a hold whose expiry has since passed still replays.
 func (c *Commands) ValidateCreateHold(req CreateHoldRequest) (CreateHold, error) {
 	var f fields
 	h := CreateHold{
@@ -73,10 +73,8 @@ func (c *Commands) ValidateCreateHold(req CreateHoldRequest) (CreateHold, error)
 	if req.MandateID != "" {
 		h.MandateID = f.walletID("mandate_id", req.MandateID)
 	}
-	now := c.now()
-	h.ExpiresAt = now.Add(min(DefaultHoldTTL, c.holdMaxTTL))
 	if req.ExpiresAt != nil {
-		h.ExpiresAt = f.futureTime("expires_at", *req.ExpiresAt, now, c.holdMaxTTL)
+		h.ExpiresAt = f.time("expires_at", *req.ExpiresAt)
 	}
 	if err := f.err(); err != nil {
 		return CreateHold{}, err
@@ -87,21 +85,30 @@ func (c *Commands) ValidateCreateHold(req CreateHoldRequest) (CreateHold, error)
 	return h, nil
 }
 
-// futureTime parses an RFC 3339 time that must lie after now and at most maxAhead after it.
-func (f *fields) futureTime(field, v string, now time.Time, maxAhead time.Duration) time.Time {
+// time parses an RFC 3339 time, to the microsecond PostgreSQL keeps.
+func (f *fields) time(field, v string) *time.Time {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		f.add(field, "must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
-		return time.Time{}
+		return nil
 	}
 	t = t.UTC().Truncate(time.Microsecond)
+	return &t
+}
+
+// expiry settles when something a write creates ends: t, which must lie after now and at most maxAhead after it
+// (maxAhead 0: no bound), or now+def when t is nil. The write calls it with its own time, so the refusal is the
+// write's answer, stored under its key like any other.
+func (f *fields) expiry(field string, t *time.Time, def, maxAhead time.Duration, now time.Time) time.Time {
 	switch {
+	case t == nil:
+		return now.Add(def)
 	case !t.After(now):
 		f.add(field, "must be in the future")
 	case maxAhead > 0 && t.Sub(now) > maxAhead:
 		f.add(field, "must be at most %s from now", maxAhead)
 	}
-	return t
+	return *t
 }
 
 type createHoldPlan struct {
@@ -134,7 +141,7 @@ func (p *createHoldPlan) decide(b *pgx.Batch) (int, any, string, error) {
 	now := p.c.now()
 	from, ok := p.wallets[p.cmd.WalletID]
 	if !ok {
-		return 0, nil, "", eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", p.cmd.WalletID)
+		return 0, nil, "", walletNotFound(p.cmd.WalletID)
 	}
 	mandate, err := p.mandate.authorize(p.caller, from, p.cmd.ToWalletID, p.cmd.Amount, now)
 	if err != nil {
@@ -143,9 +150,14 @@ func (p *createHoldPlan) decide(b *pgx.Batch) (int, any, string, error) {
 	if err := checkHoldParties(p.wallets, from, p.cmd.ToWalletID, p.cmd.Asset); err != nil {
 		return 0, nil, "", err
 	}
+	var f fields
+	expires := f.expiry("expires_at", p.cmd.ExpiresAt, min(DefaultHoldTTL, p.c.holdMaxTTL), p.c.holdMaxTTL, now)
+	if err := f.err(); err != nil {
+		return 0, nil, "", err
+	}
 	h := eventstore.Hold{
 		ID: uuid.New(), WalletID: from.ID, Asset: p.cmd.Asset, ToWalletID: p.cmd.ToWalletID, Amount: p.cmd.Amount,
-		Status: eventstore.HoldActive, ExpiresAt: p.cmd.ExpiresAt, Sub: p.caller.Sub, Description: p.cmd.Description,
+		Status: eventstore.HoldActive, ExpiresAt: expires, Sub: p.caller.Sub, Description: p.cmd.Description,
 		Metadata: p.cmd.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
 	t := eventstore.Transaction{

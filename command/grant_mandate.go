@@ -39,7 +39,7 @@ type GrantMandate struct {
 	LimitAmount         *int64
 	LimitPeriod         string
 	AllowedDestinations []uuid.UUID
-	ExpiresAt           time.Time
+	ExpiresAt           *time.Time // required; whether it lies in the future is decided in the write
 	Description         string
 }
 
@@ -81,7 +81,7 @@ func (c *Commands) ValidateGrantMandate(walletID uuid.UUID, req GrantMandateRequ
 	if req.ExpiresAt == nil {
 		f.add("expires_at", "is required: a mandate always ends")
 	} else {
-		g.ExpiresAt = f.futureTime("expires_at", *req.ExpiresAt, c.now(), 0)
+		g.ExpiresAt = f.time("expires_at", *req.ExpiresAt)
 	}
 	return g, f.err()
 }
@@ -102,7 +102,7 @@ func (p *grantMandatePlan) decide(b *pgx.Batch) (int, any, string, error) {
 	now := p.c.now()
 	w, ok := p.wallets[p.cmd.WalletID]
 	if !ok || w.Kind != eventstore.KindUser || !canSpend(p.caller, w) {
-		return 0, nil, "", eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", p.cmd.WalletID)
+		return 0, nil, "", walletNotFound(p.cmd.WalletID)
 	}
 	var f fields
 	if p.cmd.Agent == w.Owner {
@@ -114,6 +114,7 @@ func (p *grantMandatePlan) decide(b *pgx.Batch) (int, any, string, error) {
 			f.add("allowed_destinations", "%s is not another user wallet of %s", d, w.Asset)
 		}
 	}
+	expires := f.expiry("expires_at", p.cmd.ExpiresAt, 0, 0, now)
 	if err := f.err(); err != nil {
 		return 0, nil, "", err
 	}
@@ -121,7 +122,7 @@ func (p *grantMandatePlan) decide(b *pgx.Batch) (int, any, string, error) {
 		ID: uuid.New(), WalletID: w.ID, Asset: w.Asset, Agent: p.cmd.Agent, GrantedBy: p.caller.Sub,
 		MaxPerTransaction: p.cmd.MaxPerTransaction, LimitAmount: p.cmd.LimitAmount, LimitPeriod: p.cmd.LimitPeriod,
 		AllowedDestinations: p.cmd.AllowedDestinations, Description: p.cmd.Description,
-		Status: eventstore.MandateActive, ExpiresAt: p.cmd.ExpiresAt, CreatedAt: now, UpdatedAt: now,
+		Status: eventstore.MandateActive, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
 	}
 	m.PeriodStart = m.CurrentPeriod(now)
 	eventstore.QueueInsertMandate(b, m)

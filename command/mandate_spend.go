@@ -19,7 +19,7 @@ import (
 type spendMandate struct {
 	named    uuid.UUID // the request's mandate_id, or uuid.Nil
 	locked   []eventstore.Mandate
-	anyExist bool
+	anyExist bool // the caller holds some mandate on the wallet, active or not
 }
 
 // queue queues the lock: the named mandate, or else the caller's active mandates on walletID.
@@ -29,6 +29,9 @@ func (s *spendMandate) queue(b *pgx.Batch, caller auth.Caller, walletID uuid.UUI
 	}
 	if s.named != uuid.Nil {
 		eventstore.QueueLockMandate(b, s.named, &s.locked)
+		if !caller.IsAdmin() {
+			eventstore.QueueAgentHasMandates(b, walletID, caller.Sub, &s.anyExist)
+		}
 		return
 	}
 	eventstore.QueueLockAgentMandates(b, walletID, caller.Sub, &s.locked, &s.anyExist)
@@ -46,6 +49,11 @@ func (s *spendMandate) authorize(caller auth.Caller, from eventstore.Wallet, des
 	switch {
 	case s.named != uuid.Nil:
 		if len(s.locked) != 1 || s.locked[0].Agent != caller.Sub || s.locked[0].WalletID != from.ID {
+			if !canSpend(caller, from) && !s.anyExist {
+				// Neither its owner nor holding any mandate on it, the caller may not know the wallet exists: answer
+				// exactly as for a missing one, or naming any mandate_id would tell the two apart.
+				return nil, walletNotFound(from.ID)
+			}
 			return nil, eventstore.Errorf(codeMandateNotFound, "mandate %s does not exist, is not yours or is not on wallet %s", s.named, from.ID)
 		}
 		m = s.locked[0]
@@ -64,13 +72,18 @@ func (s *spendMandate) authorize(caller auth.Caller, from eventstore.Wallet, des
 		case s.anyExist:
 			return nil, eventstore.Errorf(codeMandateInactive, "your mandates on wallet %s are revoked or expired", from.ID)
 		default:
-			return nil, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", from.ID)
+			return nil, walletNotFound(from.ID)
 		}
 	}
 	if err := checkMandate(m, dest, now); err != nil {
 		return nil, err
 	}
 	return charge(m, amount, now)
+}
+
+// walletNotFound is the one answer for a wallet that does not exist and for one the caller may not see.
+func walletNotFound(id uuid.UUID) error {
+	return eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", id)
 }
 
 // checkMandate checks what a mandate says about every use of it: active, and the destination allowed.

@@ -85,7 +85,7 @@ func (p *transferPlan) decide(b *pgx.Batch) (int, any, string, error) {
 	now := p.c.now()
 	from, ok := p.wallets[p.cmd.FromWalletID]
 	if !ok {
-		return 0, nil, "", eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not yours", p.cmd.FromWalletID)
+		return 0, nil, "", walletNotFound(p.cmd.FromWalletID)
 	}
 	mandate, err := p.mandate.authorize(p.caller, from, &p.cmd.ToWalletID, p.cmd.Amount, now)
 	if err != nil {

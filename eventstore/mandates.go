@@ -210,6 +210,13 @@ func QueueLockAgentMandates(b *pgx.Batch, walletID uuid.UUID, agent string, dst 
 		})
 }
 
+// QueueAgentHasMandates queues learning whether agent holds any mandate on walletID (active or not), without
+// locking: a spend that names a mandate uses it to decide what the caller may know about the wallet.
+func QueueAgentHasMandates(b *pgx.Batch, walletID uuid.UUID, agent string, dst *bool) {
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM mandates WHERE wallet_id = $1 AND agent = $2)`, walletID, agent).
+		QueryRow(func(row pgx.Row) error { return row.Scan(dst) })
+}
+
 // QueueUpdateMandateSpend queues storing a locked mandate's spending counter.
 func QueueUpdateMandateSpend(b *pgx.Batch, m Mandate, now time.Time) {
 	b.Queue(`UPDATE mandates SET period_start = $2, spent_in_period = $3, updated_at = $4 WHERE mandate_id = $1`,

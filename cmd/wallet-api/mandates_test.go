@@ -74,8 +74,9 @@ func TestMandateGrantSpendAndRevoke(t *testing.T) {
 	expectProblem(t, a.post(agent, "/v1/holds", map[string]any{"wallet_id": wallet, "amount": 1, "asset": "USD"}), http.StatusForbidden, "destination_not_allowed")
 	expectProblem(t, a.post(agent, "/v1/transfers", map[string]any{"from_wallet_id": wallet, "to_wallet_id": shop, "amount": 1, "asset": "USD", "mandate_id": uuid.NewString()}),
 		http.StatusNotFound, "mandate_not_found")
+	// Someone else's mandate does not make the wallet visible to a stranger: it is as missing as with no mandate.
 	expectProblem(t, a.post(stranger, "/v1/transfers", map[string]any{"from_wallet_id": wallet, "to_wallet_id": shop, "amount": 1, "asset": "USD", "mandate_id": mid}),
-		http.StatusNotFound, "mandate_not_found")
+		http.StatusNotFound, "wallet_not_found")
 	created(t, spend(250, shop))
 	expectProblem(t, spend(1, shop), http.StatusForbidden, "mandate_limit_exceeded")
 	// The owner is not bound by the agent's mandate.
