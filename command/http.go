@@ -89,12 +89,7 @@ func respond[Cmd any](w http.ResponseWriter, r *http.Request, caller auth.Caller
 // decodeWrite does what every write needs before its use case: the caller, the Idempotency-Key and the strictly
 // decoded body, whose canonical form (with method and path) identifies the request under that key.
 func decodeWrite(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, Idempotency, bool) {
-	caller, ok := auth.CallerFrom(r.Context())
-	if !ok {
-		httpapi.WriteProblem(w, r, httpapi.Errorf("unauthorized", "a Bearer token is required"))
-		return auth.Caller{}, Idempotency{}, false
-	}
-	key, err := ParseKey(r.Header.Get(IdempotencyHeader))
+	caller, key, err := callerAndKey(r)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return auth.Caller{}, Idempotency{}, false
@@ -107,24 +102,19 @@ func decodeWrite(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, 
 	return caller, Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, canonical)}, true
 }
 
-// decodeWriteOn is decodeWrite for a route on one resource ({id} in the path). A request without a body (no
-// Content-Type, no length) stands for the empty object, so `curl -X POST .../void` works; a body that is sent is
-// decoded as strictly as everywhere else.
+// decodeWriteOn is decodeWrite for a route on one resource ({id} in the path). An empty body stands for the empty
+// object, so `curl -X POST .../void` works with or without a Content-Type; a body that is sent is decoded as
+// strictly as everywhere else.
 func decodeWriteOn(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, Idempotency, uuid.UUID, bool) {
 	var caller auth.Caller
 	var idem Idempotency
-	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
-		var ok bool
-		if caller, ok = auth.CallerFrom(r.Context()); !ok {
-			httpapi.WriteProblem(w, r, httpapi.Errorf("unauthorized", "a Bearer token is required"))
-			return auth.Caller{}, Idempotency{}, uuid.Nil, false
-		}
-		key, err := ParseKey(r.Header.Get(IdempotencyHeader))
+	if r.ContentLength == 0 {
+		c, key, err := callerAndKey(r)
 		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return auth.Caller{}, Idempotency{}, uuid.Nil, false
 		}
-		idem = Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, []byte("{}"))}
+		caller, idem = c, Idempotency{Sub: c.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, []byte("{}"))}
 	} else {
 		var ok bool
 		if caller, idem, ok = decodeWrite(w, r, dst); !ok {
@@ -137,6 +127,20 @@ func decodeWriteOn(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller
 		return auth.Caller{}, Idempotency{}, uuid.Nil, false
 	}
 	return caller, idem, id, true
+}
+
+// callerAndKey returns the authenticated caller and the request's one Idempotency-Key. Two keys are refused rather
+// than one picked: a client and a proxy that disagree about the key would otherwise disagree about the payment.
+func callerAndKey(r *http.Request) (auth.Caller, string, error) {
+	caller, ok := auth.CallerFrom(r.Context())
+	if !ok {
+		return auth.Caller{}, "", httpapi.Errorf("unauthorized", "a Bearer token is required")
+	}
+	if len(r.Header.Values(IdempotencyHeader)) > 1 {
+		return auth.Caller{}, "", httpapi.Errorf("invalid_idempotency_key", "send exactly one Idempotency-Key header")
+	}
+	key, err := ParseKey(r.Header.Get(IdempotencyHeader))
+	return caller, key, err
 }
 
 // WriteOutcome writes a fresh or replayed write response.

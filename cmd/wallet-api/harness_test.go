@@ -104,6 +104,7 @@ type request struct {
 	Body        any    // marshalled to JSON unless it is a string or []byte
 	ContentType string // default application/json when there is a body
 	Header      map[string]string
+	Multi       http.Header // added as given, after Header: for repeated headers
 }
 
 var keySeq atomic.Int64
@@ -146,6 +147,11 @@ func (a *testAPI) do(req request) response {
 	}
 	for k, v := range req.Header {
 		httpReq.Header.Set(k, v)
+	}
+	for k, vs := range req.Multi {
+		for _, v := range vs {
+			httpReq.Header.Add(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(httpReq)
 	require.NoError(a.t, err)

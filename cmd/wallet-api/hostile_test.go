@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"strings"
 	"testing"
@@ -97,6 +99,61 @@ func TestRetriesReplayAfterTheirExpiryHasPassed(t *testing.T) {
 		assert.Equal(t, "true", replayed.Header.Get("Idempotent-Replayed"))
 	}
 	assert.Equal(t, funds{1000, 900, 100}, a.funds(from), "one hold, held once")
+}
+
+// Writes on one resource take an empty body as the empty object, with or without a Content-Type.
+func TestEmptyBodyOnAResourceWriteIsTheEmptyObject(t *testing.T) {
+	a := newAPI(t)
+	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
+	from := a.createWallet(alice, "USD")
+	a.fund(from, "USD", 1000)
+	for _, ct := range []string{"", "application/json"} {
+		h := created(t, a.post(alice, "/v1/holds", map[string]any{"wallet_id": from, "amount": 10, "asset": "USD"}))
+		req := request{Method: http.MethodPost, Path: "/v1/holds/" + h["hold_id"].(string) + "/void", Token: alice, Key: newKey()}
+		if ct != "" {
+			req.Header = map[string]string{"Content-Type": ct}
+		}
+		v := created(t, a.do(req), http.StatusOK)
+		assert.Equal(t, "voided", v["status"], "Content-Type %q", ct)
+	}
+	assert.Equal(t, funds{1000, 1000, 0}, a.funds(from))
+}
+
+// Requests that say two things at once, or that the service cannot read as sent, are refused and move nothing.
+func TestAmbiguousAndUnreadableRequestsAreRefused(t *testing.T) {
+	a := newAPI(t)
+	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
+	from, to := a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
+	a.fund(from, "USD", 1000)
+	transfer := map[string]any{"from_wallet_id": from, "to_wallet_id": to, "amount": 5, "asset": "USD"}
+
+	expectProblem(t, a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Key: newKey(), Body: transfer,
+		Multi: http.Header{"Authorization": {"Bearer " + alice, "Bearer " + token(t, "bob", auth.ScopeWrite)}}}),
+		http.StatusUnauthorized, "unauthorized")
+	expectProblem(t, a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Body: transfer,
+		Multi: http.Header{"Idempotency-Key": {newKey(), newKey()}}}), http.StatusBadRequest, "invalid_idempotency_key")
+
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, err := zw.Write([]byte(`{"from_wallet_id":"` + from + `","to_wallet_id":"` + to + `","amount":5,"asset":"USD"}`))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	for _, body := range []any{transfer, zipped.Bytes()} {
+		expectProblem(t, a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: newKey(), Body: body,
+			Header: map[string]string{"Content-Encoding": "gzip"}}), http.StatusUnsupportedMediaType, "unsupported_media_type")
+	}
+
+	// A field in another case is not the field, and a number jsonb cannot hold is refused before the key is
+	// taken: the corrected request under the same key goes through.
+	expectProblem(t, a.post(alice, "/v1/transfers", map[string]any{"from_wallet_id": from, "to_wallet_id": to, "Amount": 5, "asset": "USD"}),
+		http.StatusBadRequest, "invalid_json")
+	key := newKey()
+	bad := `{"from_wallet_id":"` + from + `","to_wallet_id":"` + to + `","amount":5,"asset":"USD","metadata":{"x":1e999999}}`
+	expectProblem(t, a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: key, Body: bad}),
+		http.StatusBadRequest, "invalid_json")
+	assert.Equal(t, funds{1000, 1000, 0}, a.funds(from), "nothing moved")
+	created(t, a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: key, Body: transfer}))
+	assert.Equal(t, funds{995, 995, 0}, a.funds(from))
 }
 
 // The ledger's own identity owns the system wallets and writes the hold sweeper's expiries: no token carries it.

@@ -76,6 +76,12 @@ func DecodeBody(body []byte, dst any) ([]byte, error) {
 }
 
 func requireJSON(r *http.Request) error {
+	// RFC 9110 8.4: a content coding the server does not apply (gzip, ...) is refused with 415, not ignored.
+	for _, enc := range r.Header.Values("Content-Encoding") {
+		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+			return Errorf("unsupported_media_type", "Content-Encoding %q is not supported: send the body uncompressed", enc)
+		}
+	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return Errorf("unsupported_media_type", "Content-Type application/json is required")

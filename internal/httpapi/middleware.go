@@ -73,6 +73,9 @@ func (a *Authenticator) Require(scope string) mux.MiddlewareFunc {
 }
 
 func (a *Authenticator) authenticate(r *http.Request) (auth.Caller, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		return auth.Caller{}, Errorf("unauthorized", "send exactly one Authorization header")
+	}
 	header := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(header, " ")
 	if header == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
