@@ -169,3 +169,27 @@ func TestNoTokenActsAsTheLedger(t *testing.T) {
 		expectProblem(t, r, http.StatusUnauthorized, "unauthorized")
 	}
 }
+
+// A path is routed as sent: no redirect to a cleaned path (which a client follows as a GET), no encoded slash
+// taken for a separator, and a 405 names the methods the path does serve.
+func TestPathsAreRoutedAsSent(t *testing.T) {
+	a := newAPI(t)
+	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
+	from := a.createWallet(alice, "USD")
+	a.fund(from, "USD", 100)
+	transfer := map[string]any{"from_wallet_id": from, "to_wallet_id": a.createWallet(alice, "USD"), "amount": 5, "asset": "USD"}
+	for _, path := range []string{"//v1/transfers", "/v1/./transfers", "/v1/wallets/../transfers"} {
+		expectProblem(t, a.do(request{Method: http.MethodPost, Path: path, Token: alice, Key: newKey(), Body: transfer}),
+			http.StatusNotFound, "not_found")
+	}
+	expectProblem(t, a.get(alice, "/v1/wallets/"+from+"%2Fbalance"), http.StatusBadRequest, "invalid_id")
+	expectProblem(t, a.get(alice, "/v1/wallets/"+from+"/balance%2Faudit"), http.StatusNotFound, "not_found")
+	assert.Equal(t, funds{100, 100, 0}, a.funds(from))
+
+	for path, allow := range map[string]string{"/v1/wallets": "POST", "/v1/wallets/" + from: "GET",
+		"/v1/wallets/" + from + "/mandates": "GET, POST", "/v1/health": "GET"} {
+		r := a.do(request{Method: http.MethodDelete, Path: path, Token: alice})
+		expectProblem(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+		assert.Equal(t, allow, r.Header.Get("Allow"), path)
+	}
+}

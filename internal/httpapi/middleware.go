@@ -96,17 +96,31 @@ func NotFound() http.Handler {
 	})
 }
 
-// MethodNotAllowed answers a known path with the wrong method.
-func MethodNotAllowed() http.Handler {
+// MethodNotAllowed answers a known path with the wrong method, naming in Allow (RFC 9110 15.5.6) the methods
+// router serves on that path.
+func MethodNotAllowed(router *mux.Router) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			var match mux.RouteMatch
+			if router.Match(probe, &match) && match.MatchErr == nil {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		WriteProblem(w, r, Errorf("method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
 	})
 }
 
-// NewRouter returns a mux router whose misses answer with problem bodies.
+// NewRouter returns a mux router whose misses answer with problem bodies. It routes the path as sent: no redirect
+// to a cleaned path (//v1/transfers or /v1/./wallets are not routes, and a redirected POST would come back as a
+// GET), and an encoded slash stays part of its segment instead of splitting it (/v1/wallets/{id}%2Fbalance is not
+// the balance route).
 func NewRouter() *mux.Router {
-	r := mux.NewRouter()
+	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	r.NotFoundHandler = NotFound()
-	r.MethodNotAllowedHandler = MethodNotAllowed()
+	r.MethodNotAllowedHandler = MethodNotAllowed(r)
 	return r
 }
