@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
 )
 
@@ -98,6 +99,11 @@ func (f *fields) metadata(field string, v json.RawMessage) json.RawMessage {
 }
 
 func (f *fields) owner(field, v string) string {
+	if v == auth.SystemSub {
+		// No token carries it, so a wallet or mandate given to it would belong to nobody who can use it.
+		f.add(field, "must not be %q, the ledger's own identity", v)
+		return v
+	}
 	if len(v) > maxOwnerLength {
 		f.add(field, "must be at most %d bytes", maxOwnerLength)
 		return v

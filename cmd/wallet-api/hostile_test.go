@@ -168,6 +168,12 @@ func TestNoTokenActsAsTheLedger(t *testing.T) {
 	} {
 		expectProblem(t, r, http.StatusUnauthorized, "unauthorized")
 	}
+	// Nor can anything be given to it: nobody could use it.
+	admin := token(t, "ops", auth.ScopeAdmin)
+	expectProblem(t, a.post(admin, "/v1/wallets", map[string]any{"asset": "USD", "owner": auth.SystemSub}),
+		http.StatusUnprocessableEntity, "validation_error")
+	expectProblem(t, a.post(admin, "/v1/wallets/"+from+"/mandates", map[string]any{"agent": auth.SystemSub, "expires_at": in(time.Hour)}),
+		http.StatusUnprocessableEntity, "validation_error")
 }
 
 // A path is routed as sent: no redirect to a cleaned path (which a client follows as a GET), no encoded slash

@@ -2,7 +2,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -177,7 +176,7 @@ func numericDates(token string) error {
 		return fmt.Errorf("decode payload: %w", err)
 	}
 	for name, raw := range map[string]json.RawMessage{"exp": dates.Exp, "nbf": dates.Nbf, "iat": dates.Iat} {
-		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) && (raw[0] == '"' || raw[0] == '{' || raw[0] == '[') {
+		if len(raw) > 0 && (raw[0] == '"' || raw[0] == '{' || raw[0] == '[') {
 			return fmt.Errorf("%s claim is not a JSON number", name)
 		}
 	}
