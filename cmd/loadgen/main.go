@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,12 +29,32 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/load"
 )
 
+const usage = `usage: loadgen <command> [flags]
+
+  run -scenario NAME [-base-url URL] [-database-url URL] [-duration D] [-reports DIR]   run a profile (loopback only
+                                                     unless LOADGEN_ALLOW_REMOTE=1); exit 0 pass, 1 fail, 2 could not run
+  run -scenario resiliency_partition -fault proxy-reset|proxy-blackhole|NAME [-fault-inject CMD -fault-heal CMD]
+  proxy -listen ADDR -upstream ADDR -control ADDR    the cuttable TCP proxy the resiliency suite uses
+  list                                               the profiles in load/data/scenarios.json
+
+run -h lists every flag.
+`
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	args := os.Args[1:]
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// run carries out one command and returns the exit status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		// A load run is never started by accident: it writes to whatever database the API at BASE_URL uses.
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
 	cmd := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -45,14 +66,17 @@ func main() {
 		err = proxyCmd(ctx, args)
 	case "list":
 		err = listCmd(args)
+	case "help", "-h", "--help":
+		fmt.Fprint(stderr, usage)
+		return 0
 	default:
 		err = fmt.Errorf("unknown command %q (run, proxy, list)", cmd)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 2
 	}
-	os.Exit(code)
+	return code
 }
 
 func env(name, def string) string {

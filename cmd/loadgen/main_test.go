@@ -1,0 +1,22 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// A load run is never started by accident: with no arguments loadgen explains itself and loads nothing.
+func TestNoArgumentsPrintUsage(t *testing.T) {
+	var stderr strings.Builder
+	assert.Equal(t, 2, run(context.Background(), nil, &stderr))
+	assert.Contains(t, stderr.String(), "usage: loadgen")
+	stderr.Reset()
+	assert.Equal(t, 2, run(context.Background(), []string{"nonsense"}, &stderr))
+	assert.Contains(t, stderr.String(), `unknown command "nonsense"`)
+	stderr.Reset()
+	assert.Equal(t, 2, run(context.Background(), []string{"run", "-scenario", "nope", "-scenarios", "../../load/data/scenarios.json"}, &stderr))
+	assert.Contains(t, stderr.String(), `unknown scenario "nope"`)
+}
