@@ -102,31 +102,25 @@ func decodeWrite(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, 
 	return caller, Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, canonical)}, true
 }
 
-// decodeWriteOn is decodeWrite for a route on one resource ({id} in the path). An empty body stands for the empty
-// object, so `curl -X POST .../void` works with or without a Content-Type; a body that is sent is decoded as
-// strictly as everywhere else.
+// decodeWriteOn is decodeWrite for a route on one resource ({id} in the path), whose body may be left out: an
+// empty one stands for the empty object, so `curl -X POST .../void` works (httpapi.DecodeOptionalJSON).
 func decodeWriteOn(w http.ResponseWriter, r *http.Request, dst any) (auth.Caller, Idempotency, uuid.UUID, bool) {
-	var caller auth.Caller
-	var idem Idempotency
-	if r.ContentLength == 0 {
-		c, key, err := callerAndKey(r)
-		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return auth.Caller{}, Idempotency{}, uuid.Nil, false
-		}
-		caller, idem = c, Idempotency{Sub: c.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, []byte("{}"))}
-	} else {
-		var ok bool
-		if caller, idem, ok = decodeWrite(w, r, dst); !ok {
-			return auth.Caller{}, Idempotency{}, uuid.Nil, false
-		}
+	caller, key, err := callerAndKey(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return auth.Caller{}, Idempotency{}, uuid.Nil, false
+	}
+	canonical, err := httpapi.DecodeOptionalJSON(w, r, dst)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return auth.Caller{}, Idempotency{}, uuid.Nil, false
 	}
 	id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return auth.Caller{}, Idempotency{}, uuid.Nil, false
 	}
-	return caller, idem, id, true
+	return caller, Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, canonical)}, id, true
 }
 
 // callerAndKey returns the authenticated caller and the request's one Idempotency-Key. Two keys are refused rather

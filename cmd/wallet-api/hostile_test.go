@@ -101,22 +101,35 @@ func TestRetriesReplayAfterTheirExpiryHasPassed(t *testing.T) {
 	assert.Equal(t, funds{1000, 900, 100}, a.funds(from), "one hold, held once")
 }
 
-// Writes on one resource take an empty body as the empty object, with or without a Content-Type.
+// Writes on one resource take no body as the empty object, with or without a Content-Type; a body that is sent
+// must be JSON (white space is not), and a Content-Encoding is refused all the same.
 func TestEmptyBodyOnAResourceWriteIsTheEmptyObject(t *testing.T) {
 	a := newAPI(t)
 	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
 	from := a.createWallet(alice, "USD")
 	a.fund(from, "USD", 1000)
-	for _, ct := range []string{"", "application/json"} {
-		h := created(t, a.post(alice, "/v1/holds", map[string]any{"wallet_id": from, "amount": 10, "asset": "USD"}))
-		req := request{Method: http.MethodPost, Path: "/v1/holds/" + h["hold_id"].(string) + "/void", Token: alice, Key: newKey()}
-		if ct != "" {
-			req.Header = map[string]string{"Content-Type": ct}
+	hold := func() string {
+		return created(t, a.post(alice, "/v1/holds", map[string]any{"wallet_id": from, "amount": 10, "asset": "USD"}))["hold_id"].(string)
+	}
+	for _, c := range []struct {
+		body any
+		ct   string
+	}{{nil, ""}, {nil, "application/json"}, {"", "text/plain"}} {
+		req := request{Method: http.MethodPost, Path: "/v1/holds/" + hold() + "/void", Token: alice, Key: newKey(), Body: c.body, ContentType: c.ct}
+		if c.ct != "" && c.body == nil {
+			req.Header = map[string]string{"Content-Type": c.ct}
 		}
 		v := created(t, a.do(req), http.StatusOK)
-		assert.Equal(t, "voided", v["status"], "Content-Type %q", ct)
+		assert.Equal(t, "voided", v["status"], "body %q, Content-Type %q", c.body, c.ct)
 	}
-	assert.Equal(t, funds{1000, 1000, 0}, a.funds(from))
+	id := hold()
+	expectProblem(t, a.do(request{Method: http.MethodPost, Path: "/v1/holds/" + id + "/void", Token: alice, Key: newKey(), Body: "  \n"}),
+		http.StatusBadRequest, "invalid_json")
+	for _, body := range []any{nil, "{}"} {
+		expectProblem(t, a.do(request{Method: http.MethodPost, Path: "/v1/holds/" + id + "/capture", Token: alice, Key: newKey(),
+			Body: body, Header: map[string]string{"Content-Encoding": "gzip"}}), http.StatusUnsupportedMediaType, "unsupported_media_type")
+	}
+	assert.Equal(t, funds{1000, 990, 10}, a.funds(from), "only the last hold is still held")
 }
 
 // Requests that say two things at once, or that the service cannot read as sent, are refused and move nothing.
