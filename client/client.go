@@ -85,6 +85,22 @@ type call struct {
 	key string
 }
 
+// ErrInvalidIdempotencyKey is returned, before anything is sent, for a key the API would refuse: it must be 1 to
+// 255 printable ASCII characters.
+var ErrInvalidIdempotencyKey = errors.New("client: an Idempotency-Key must be 1 to 255 printable ASCII characters")
+
+func validKey(k string) bool {
+	if len(k) == 0 || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // WithIdempotencyKey makes a write use key instead of a fresh one: pass the key a failed or uncertain call
 // reported to retry it without risk of doing it twice.
 func WithIdempotencyKey(key string) CallOption { return func(c *call) { c.key = key } }
@@ -111,6 +127,11 @@ func (c *Client) write(ctx context.Context, path string, body, out any, opts []C
 	}
 	if cfg.key == "" {
 		cfg.key = c.newKey()
+	}
+	if !validKey(cfg.key) {
+		// Refused here, not sent: the server would refuse it too (or the HTTP client could not even send it), and a
+		// retry under the same key could never succeed.
+		return &Response{IdempotencyKey: cfg.key}, fmt.Errorf("%w: %q", ErrInvalidIdempotencyKey, cfg.key)
 	}
 	enc, err := json.Marshal(body)
 	if err != nil {

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,4 +39,16 @@ func TestNewRefusesABadBaseURL(t *testing.T) {
 	c, err := New("http://localhost:8080/")
 	require.NoError(t, err)
 	assert.Equal(t, "http://localhost:8080", c.base.String())
+}
+
+// A key the API would refuse is refused before anything is sent: nothing to retry, nothing to wait for.
+func TestInvalidKeyIsRefusedBeforeSending(t *testing.T) {
+	c, err := New("http://127.0.0.1:1", WithRetry(Retry{Attempts: 5, BaseDelay: time.Second, MaxDelay: time.Second}))
+	require.NoError(t, err)
+	for _, key := range []string{"a\r\nX-Evil: 1", strings.Repeat("k", 256), "clé"} {
+		_, resp, err := c.Transfer(context.Background(), TransferRequest{Amount: 1}, WithIdempotencyKey(key))
+		require.ErrorIs(t, err, ErrInvalidIdempotencyKey, "%q", key)
+		assert.Zero(t, resp.Attempts, "nothing was sent")
+		assert.Equal(t, key, resp.IdempotencyKey)
+	}
 }

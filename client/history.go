@@ -38,10 +38,11 @@ type WalletHistory struct {
 }
 
 // ListTransactions reads one page of a wallet's history (GET /v1/wallets/{id}/transactions). limit 0 uses the
-// server's default (50); cursor is the previous page's NextCursor, empty for the newest page.
+// server's default (50), any other value is sent as given (the server takes 1 to 200); cursor is the previous
+// page's NextCursor, empty for the newest page.
 func (c *Client) ListTransactions(ctx context.Context, walletID string, limit int, cursor string) (*WalletHistory, *Response, error) {
 	q := url.Values{}
-	if limit > 0 {
+	if limit != 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	if cursor != "" {

@@ -39,9 +39,10 @@ type CreateHoldRequest struct {
 	MandateID   string          `json:"mandate_id,omitempty"`
 }
 
-// CaptureHoldRequest captures a hold: Amount 0 captures all of it, ToWalletID empty pays the hold's destination.
+// CaptureHoldRequest captures a hold: Amount nil captures all of it (a zero is sent, and refused, as zero),
+// ToWalletID empty pays the hold's destination.
 type CaptureHoldRequest struct {
-	Amount     int64  `json:"amount,omitempty"`
+	Amount     *int64 `json:"amount,omitempty"`
 	ToWalletID string `json:"to_wallet_id,omitempty"`
 }
 

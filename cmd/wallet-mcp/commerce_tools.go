@@ -37,7 +37,7 @@ func addCommerceTools(s *mcp.Server, t *tools) {
 // HistoryInput pages through a wallet's history.
 type HistoryInput struct {
 	WalletID string `json:"wallet_id" jsonschema:"the wallet's UUID"`
-	Limit    int    `json:"limit,omitempty" jsonschema:"entries per page, 1 to 200 (default 50)"`
+	Limit    *int   `json:"limit,omitempty" jsonschema:"entries per page, 1 to 200 (default 50)"`
 	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; omit for the newest entries"`
 }
 
@@ -76,7 +76,7 @@ type CreateHoldInput struct {
 // CaptureHoldInput captures a hold.
 type CaptureHoldInput struct {
 	HoldID         string `json:"hold_id" jsonschema:"the hold's UUID"`
-	Amount         int64  `json:"amount,omitempty" jsonschema:"minor units to capture; omit for the whole hold"`
+	Amount         *int64 `json:"amount,omitempty" jsonschema:"minor units to capture, at least 1; omit for the whole hold"`
 	ToWalletID     string `json:"to_wallet_id,omitempty" jsonschema:"destination; omit for the hold's own"`
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the key a previous call returned"`
 }
@@ -145,7 +145,14 @@ func (t *tools) listTransactions(ctx context.Context, req *mcp.CallToolRequest, 
 	if err != nil {
 		return nil, HistoryOutput{}, err
 	}
-	h, _, err := c.ListTransactions(ctx, in.WalletID, in.Limit, in.Cursor)
+	limit := 0 // the server's default
+	if in.Limit != nil {
+		if *in.Limit < 1 || *in.Limit > 200 {
+			return nil, HistoryOutput{}, explainInput("list_transactions", "limit must be from 1 to 200, or left out for 50")
+		}
+		limit = *in.Limit
+	}
+	h, _, err := c.ListTransactions(ctx, in.WalletID, limit, in.Cursor)
 	if err != nil {
 		return nil, HistoryOutput{}, explain("list_transactions", err, "")
 	}

@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	mcpauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentic-commerce/wallet-ledger/client"
@@ -64,19 +67,30 @@ func run(args []string) int {
 	return serveHTTP(ctx, *httpAddr, t)
 }
 
-// httpHandler serves MCP over streamable HTTP. Requests without a bearer token are refused with 401 before any
-// session exists; the token itself is checked by the wallet-api on every tool call.
+// httpHandler serves MCP over streamable HTTP. Requests without exactly one bearer token are refused with 401
+// before any session exists; the token itself is checked by the wallet-api on every tool call. A session belongs
+// to the token that opened it (bindToken): a request under another token, which could otherwise close or use it
+// by its Mcp-Session-Id, is refused with 403.
 func httpHandler(t *tools) http.Handler {
 	server := newServer(t, version)
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
+	bound := mcpauth.RequireBearerToken(bindToken, &mcpauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(mcpHandler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !bearerFromHeader(r.Header) {
+		if len(r.Header.Values("Authorization")) != 1 || !bearerFromHeader(r.Header) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wallet-mcp"`)
-			http.Error(w, "send your wallet-api token: Authorization: Bearer <token>", http.StatusUnauthorized)
+			http.Error(w, "send your wallet-api token, once: Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
 		}
-		mcpHandler.ServeHTTP(w, r)
+		bound.ServeHTTP(w, r)
 	})
+}
+
+// bindToken gives the SDK the identity a session is bound to: a digest of the bearer token. It checks nothing
+// else, because wallet-mcp holds no secret to verify tokens with; the wallet-api verifies the token on every
+// tool call. Its expiry is the wallet-api's to enforce too, so none is set here.
+func bindToken(_ context.Context, token string, _ *http.Request) (*mcpauth.TokenInfo, error) {
+	sum := sha256.Sum256([]byte(token))
+	return &mcpauth.TokenInfo{UserID: hex.EncodeToString(sum[:])}, nil
 }
 
 func serveHTTP(ctx context.Context, addr string, t *tools) int {

@@ -205,6 +205,8 @@ func explain(tool string, err error, key string) error {
 			msg += fmt.Sprintf(" It is unknown whether the write happened: retry with idempotency_key %s, which makes it happen at most once.", key)
 		}
 		return errors.New(msg)
+	case errors.Is(err, client.ErrInvalidIdempotencyKey):
+		return explainInput(tool, "idempotency_key must be 1 to 255 printable ASCII characters; omit it to get a fresh one")
 	default:
 		return fmt.Errorf("%s failed: %w", tool, err)
 	}
