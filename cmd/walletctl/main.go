@@ -73,8 +73,24 @@ func runToken(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Refuse what the API would refuse, rather than print a token that only ever answers 401 or 403.
+	if fs.NArg() > 0 {
+		return fmt.Errorf("token: unexpected arguments %v", fs.Args())
+	}
 	if *sub == "" {
 		return fmt.Errorf("token: --sub is required")
+	}
+	if err := auth.ValidSub(*sub); err != nil {
+		return fmt.Errorf("token: --sub: %w", err)
+	}
+	scopes := strings.Fields(*scope)
+	if len(scopes) == 0 {
+		return fmt.Errorf("token: --scope needs at least one of %s, %s, %s", auth.ScopeRead, auth.ScopeWrite, auth.ScopeAdmin)
+	}
+	for _, s := range scopes {
+		if !auth.Known(s) {
+			return fmt.Errorf("token: unknown scope %q (the API knows %s, %s, %s)", s, auth.ScopeRead, auth.ScopeWrite, auth.ScopeAdmin)
+		}
 	}
 	if *ttl <= 0 {
 		return fmt.Errorf("token: --ttl must be positive")
@@ -87,7 +103,7 @@ func runToken(args []string, stdout io.Writer) error {
 	if audience == "" {
 		audience = config.DefaultJWTAudience
 	}
-	tok, err := auth.Mint(secret, audience, *sub, strings.Fields(*scope), *ttl)
+	tok, err := auth.Mint(secret, audience, *sub, scopes, *ttl)
 	if err != nil {
 		return err
 	}

@@ -150,7 +150,7 @@ func (v *Verifier) verify(token string) (Caller, time.Time, error) {
 	if err := numericDates(token); err != nil {
 		return Caller{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if err := validSub(claims.Subject); err != nil {
+	if err := ValidSub(claims.Subject); err != nil {
 		return Caller{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	scopes := strings.Fields(claims.Scope)
@@ -183,7 +183,9 @@ func numericDates(token string) error {
 	return nil
 }
 
-func validSub(sub string) error {
+// ValidSub reports why no token may carry sub, or nil: it must be 1 to 255 bytes of printable text and not the
+// ledger's own SystemSub.
+func ValidSub(sub string) error {
 	if sub == "" {
 		return errors.New("sub claim is missing")
 	}
@@ -199,6 +201,11 @@ func validSub(sub string) error {
 		}
 	}
 	return nil
+}
+
+// Known reports whether scope is one of the scopes the API knows.
+func Known(scope string) bool {
+	return scope == ScopeRead || scope == ScopeWrite || scope == ScopeAdmin
 }
 
 // Mint signs a token for sub with the given scopes; walletctl and the tests use it to make dev tokens.
