@@ -54,9 +54,10 @@ func (q *Queries) Mandate(ctx context.Context, caller auth.Caller, id uuid.UUID)
 	return m.ViewAt(time.Now().UTC()), nil
 }
 
-// balanceWallet returns the wallet when caller may read its balance: what visibleWallet allows, and also an
-// agent with an active mandate on it (it needs to know what it may spend).
-func (q *Queries) balanceWallet(ctx context.Context, caller auth.Caller, id uuid.UUID) (eventstore.Wallet, error) {
+// spendableWallet returns the wallet when caller may read what it holds (the wallet, its balance, its audit):
+// what visibleWallet allows, and also an agent with an active mandate on it, which needs to know what it may
+// spend. The owner's history stays the owner's (visibleWallet).
+func (q *Queries) spendableWallet(ctx context.Context, caller auth.Caller, id uuid.UUID) (eventstore.Wallet, error) {
 	w, err := q.visibleWallet(ctx, caller, id)
 	if err == nil || !errors.Is(err, eventstore.ErrWalletNotFound) {
 		return w, err

@@ -69,7 +69,7 @@ func (q *Queries) visibleWallet(ctx context.Context, caller auth.Caller, id uuid
 
 // Wallet returns a wallet with its balance.
 func (q *Queries) Wallet(ctx context.Context, caller auth.Caller, id uuid.UUID) (projector.WalletView, error) {
-	w, err := q.visibleWallet(ctx, caller, id)
+	w, err := q.spendableWallet(ctx, caller, id)
 	if err != nil {
 		return projector.WalletView{}, err
 	}
@@ -82,7 +82,7 @@ func (q *Queries) Wallet(ctx context.Context, caller auth.Caller, id uuid.UUID) 
 
 // Balance returns a wallet's projected balance, which commits with every write.
 func (q *Queries) Balance(ctx context.Context, caller auth.Caller, id uuid.UUID) (BalanceView, error) {
-	if _, err := q.balanceWallet(ctx, caller, id); err != nil {
+	if _, err := q.spendableWallet(ctx, caller, id); err != nil {
 		return BalanceView{}, err
 	}
 	b, err := projector.GetBalance(ctx, q.store.Pool(), id)
@@ -95,7 +95,7 @@ func (q *Queries) Balance(ctx context.Context, caller auth.Caller, id uuid.UUID)
 
 // Audit recomputes a wallet's balance from the journal and compares it with the projection.
 func (q *Queries) Audit(ctx context.Context, caller auth.Caller, id uuid.UUID) (AuditView, error) {
-	if _, err := q.visibleWallet(ctx, caller, id); err != nil {
+	if _, err := q.spendableWallet(ctx, caller, id); err != nil {
 		return AuditView{}, err
 	}
 	a, err := projector.AuditWallet(ctx, q.store, id)

@@ -60,6 +60,11 @@ func TestMandateGrantSpendAndRevoke(t *testing.T) {
 	}
 	bal := created(t, a.get(agent, "/v1/wallets/"+wallet+"/balance"), http.StatusOK)
 	assert.EqualValues(t, 9250, bal["available"], "an agent with an active mandate reads the balance")
+	// ... and the rest of what it may spend from, alike: the wallet and its audit; the owner's history is not its.
+	w := created(t, a.get(agent, "/v1/wallets/"+wallet), http.StatusOK)
+	assert.EqualValues(t, 9250, w["available"])
+	assert.Equal(t, true, created(t, a.get(agent, "/v1/wallets/"+wallet+"/balance/audit"), http.StatusOK)["consistent"])
+	expectProblem(t, a.get(agent, "/v1/wallets/"+wallet+"/transactions"), http.StatusNotFound, "wallet_not_found")
 
 	m = created(t, a.get(agent, "/v1/mandates/"+mid), http.StatusOK)
 	assert.EqualValues(t, 750, m["spent_in_period"])
@@ -98,7 +103,9 @@ func TestMandateGrantSpendAndRevoke(t *testing.T) {
 	expectProblem(t, spend(1, shop), http.StatusForbidden, "mandate_inactive")
 	expectProblem(t, a.post(agent, "/v1/transfers", map[string]any{"from_wallet_id": wallet, "to_wallet_id": shop, "amount": 1, "asset": "USD", "mandate_id": mid}),
 		http.StatusForbidden, "mandate_inactive")
-	expectProblem(t, a.get(agent, "/v1/wallets/"+wallet+"/balance"), http.StatusNotFound, "wallet_not_found")
+	for _, path := range []string{"", "/balance", "/balance/audit"} {
+		expectProblem(t, a.get(agent, "/v1/wallets/"+wallet+path), http.StatusNotFound, "wallet_not_found")
+	}
 	ledgerConsistent(t, a, wallet, shop, other)
 }
 

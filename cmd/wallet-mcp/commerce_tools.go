@@ -12,7 +12,8 @@ import (
 // addCommerceTools registers the history, holds and mandates tools.
 func addCommerceTools(s *mcp.Server, t *tools) {
 	mcp.AddTool(s, &mcp.Tool{Name: "list_transactions", Title: "List wallet transactions",
-		Description: "A wallet's entries, newest first, each with the balance after it. Eventually consistent: " +
+		Description: "A wallet's entries, newest first, each with the balance after it (for the wallet's owner or an admin; " +
+			"an agent spending under a mandate sees the balance with get_balance instead). Eventually consistent: " +
 			"read_model.pending_entries says how many recent entries are not listed yet (get_balance is always current). " +
 			"Pass next_cursor back as cursor for older entries.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.listTransactions)
