@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 )
 
 // k6Run is what testdata/k6shim/run.mjs prints: the script's exported options and what the stand-in modules saw.
@@ -79,12 +78,7 @@ func TestK6ScriptsRunAgainstRealAPI(t *testing.T) {
 	_, err = Seed(ctx, SeedConfig{BaseURL: base, Tokens: testTokens, Count: wallets, Asset: "USD",
 		InitialBalance: 10_000_000, HTTP: contractClient(t)})
 	require.NoError(t, err)
-	target, err := url.Parse(base)
-	require.NoError(t, err)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = contract(t)(nil)
-	srv := httptest.NewServer(proxy)
-	defer srv.Close()
+	proxy := apitest.NewProxy(t, base)
 
 	for _, name := range file.Names() {
 		t.Run(name, func(t *testing.T) {
@@ -93,7 +87,7 @@ func TestK6ScriptsRunAgainstRealAPI(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "node", shim, dir, name, fmt.Sprint(iterations))
-			cmd.Env = append(os.Environ(), "BASE_URL="+srv.URL, "JWT_SECRET="+testSecret, "JWT_AUDIENCE="+testTokens.Audience)
+			cmd.Env = append(os.Environ(), "BASE_URL="+proxy, "JWT_SECRET="+testSecret, "JWT_AUDIENCE="+testTokens.Audience)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()

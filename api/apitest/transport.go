@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -67,6 +70,21 @@ func NewTransport(tb testing.TB, base http.RoundTripper) http.RoundTripper {
 		tb.Fatalf("apitest: %v", err)
 	}
 	return &Transport{Base: base, Validator: v, Report: func(err error) { tb.Errorf("%v", err) }}
+}
+
+// NewProxy starts a reverse proxy to the API at base whose every exchange is checked like NewTransport's, for a
+// client the test cannot hand a transport (a subprocess, a script), and returns its URL. It stops when tb ends.
+func NewProxy(tb testing.TB, base string) string {
+	tb.Helper()
+	target, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("apitest: proxy target %q: %v", base, err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = NewTransport(tb, nil)
+	srv := httptest.NewServer(proxy)
+	tb.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // Operations lists the document's operations as "METHOD /path/{template}", sorted.

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,20 +106,6 @@ func startWalletAPI(t *testing.T) string {
 		require.True(t, time.Now().Before(deadline), "wallet-api never became ready: %v", err)
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// contractProxy puts a reverse proxy in front of the wallet-api at base that checks every exchange against
-// api/openapi.yaml, for callers the test cannot hand a validating transport (the wallet-mcp subprocess), and
-// returns its URL.
-func contractProxy(t *testing.T, base string) string {
-	t.Helper()
-	target, err := url.Parse(base)
-	require.NoError(t, err)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = apitest.NewTransport(t, nil)
-	srv := httptest.NewServer(proxy)
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 func mint(t *testing.T, sub string, scopes ...string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 )
 
@@ -37,7 +38,7 @@ func TestStdioSubprocessTransfersOnceAndExplainsRefusals(t *testing.T) {
 	cmd := exec.Command(bin)
 	// Later entries win: the parent's environment cannot lend the subprocess another token or API. The subprocess
 	// reaches the wallet-api through a proxy that holds its every exchange to the OpenAPI document.
-	cmd.Env = append(os.Environ(), "WALLET_API_URL="+contractProxy(t, l.base),
+	cmd.Env = append(os.Environ(), "WALLET_API_URL="+apitest.NewProxy(t, l.base),
 		"WALLET_TOKEN="+mint(t, "agent-stdio", auth.ScopeRead, auth.ScopeWrite))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
