@@ -2,15 +2,12 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/agentic-commerce/wallet-ledger/api/apitest"
-	"github.com/agentic-commerce/wallet-ledger/client"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 )
 
@@ -50,27 +47,14 @@ func TestToolArgumentsAreNotReadAsSomethingElse(t *testing.T) {
 
 func TestStreamableHTTPSessionsBelongToTheirToken(t *testing.T) {
 	l := newLedger(t, "agent-6", 500)
-	api, err := client.New(l.base, client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(t, nil)}))
-	require.NoError(t, err)
-	srv := httptest.NewServer(httpHandler(&tools{api: api}))
-	defer srv.Close()
+	srv := httpServer(t, l.base)
 	agentTok := mint(t, "agent-6", auth.ScopeRead, auth.ScopeWrite)
-
-	var sessionID string
-	capture := roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		req = req.Clone(req.Context())
-		req.Header.Set("Authorization", "Bearer "+agentTok)
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err == nil && resp.Header.Get("Mcp-Session-Id") != "" {
-			sessionID = resp.Header.Get("Mcp-Session-Id")
-		}
-		return resp, err
-	})
-	agent, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil).Connect(bg(),
-		&mcp.StreamableClientTransport{Endpoint: srv.URL, MaxRetries: -1, HTTPClient: &http.Client{Transport: capture}}, nil)
+	var session atomic.Pointer[string]
+	agent, err := httpSession(srv.URL, bearer{token: agentTok, session: &session})
 	require.NoError(t, err)
 	defer agent.Close()
-	require.NotEmpty(t, sessionID)
+	require.NotNil(t, session.Load())
+	sessionID := *session.Load()
 
 	// Another token, even a made-up one, can neither close the session nor call through it.
 	for _, method := range []string{http.MethodDelete, http.MethodPost} {
@@ -98,7 +82,3 @@ func TestStreamableHTTPSessionsBelongToTheirToken(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -158,28 +159,47 @@ func TestAgentGetsActionableErrors(t *testing.T) {
 	assert.Contains(t, text(res), "WALLET_TOKEN")
 }
 
-// bearer adds an agent's token to every MCP HTTP request.
-type bearer struct{ token string }
+// bearer adds an agent's token to every MCP HTTP request and, when session is set, keeps the Mcp-Session-Id the
+// server answered with.
+type bearer struct {
+	token   string
+	session *atomic.Pointer[string]
+}
 
 func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(req)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && b.session != nil {
+		if id := resp.Header.Get("Mcp-Session-Id"); id != "" {
+			b.session.Store(&id)
+		}
+	}
+	return resp, err
+}
+
+// httpServer serves wallet-mcp over streamable HTTP in front of the wallet-api at base, every exchange with the
+// wallet-api held to the OpenAPI document.
+func httpServer(t *testing.T, base string) *httptest.Server {
+	t.Helper()
+	api, err := client.New(base, client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(t, nil)}))
+	require.NoError(t, err)
+	srv := httptest.NewServer(httpHandler(&tools{api: api}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// httpSession connects an agent to the MCP server at url over streamable HTTP with its own token.
+func httpSession(url string, agent bearer) (*mcp.ClientSession, error) {
+	transport := &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1, HTTPClient: &http.Client{Transport: agent}}
+	return mcp.NewClient(&mcp.Implementation{Name: "http-agent", Version: "1"}, nil).Connect(bg(), transport, nil)
 }
 
 // Over streamable HTTP each agent's calls carry its own token: the server has none to lend.
 func TestStreamableHTTPUsesEachAgentsOwnToken(t *testing.T) {
 	l := newLedger(t, "agent-3", 500)
-	api, err := client.New(l.base, client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(t, nil)}))
-	require.NoError(t, err)
-	srv := httptest.NewServer(httpHandler(&tools{api: api}))
-	defer srv.Close()
-
-	session := func(token string) (*mcp.ClientSession, error) {
-		transport := &mcp.StreamableClientTransport{Endpoint: srv.URL, MaxRetries: -1,
-			HTTPClient: &http.Client{Transport: bearer{token}}}
-		return mcp.NewClient(&mcp.Implementation{Name: "http-agent", Version: "1"}, nil).Connect(bg(), transport, nil)
-	}
+	srv := httpServer(t, l.base)
+	session := func(token string) (*mcp.ClientSession, error) { return httpSession(srv.URL, bearer{token: token}) }
 	agent, err := session(mint(t, "agent-3", auth.ScopeRead, auth.ScopeWrite))
 	require.NoError(t, err)
 	defer agent.Close()
