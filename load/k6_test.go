@@ -28,7 +28,7 @@ func k6Tree(t *testing.T, scenarios []byte) string {
 		scenarios, err = os.ReadFile("data/scenarios.json")
 		require.NoError(t, err)
 	}
-	k6Imports := regexp.MustCompile(`from '(k6(?:/(\w+))?)'`)
+	k6Module := regexp.MustCompile(`from 'k6/(\w+)'`)
 	for _, d := range []struct{ from, to string }{{"k6", "k6"}, {"testdata/k6shim", "k6shim"}} {
 		require.NoError(t, os.MkdirAll(filepath.Join(root, d.to), 0o755))
 		entries, err := os.ReadDir(d.from)
@@ -40,13 +40,8 @@ func k6Tree(t *testing.T, scenarios []byte) string {
 			if d.to == "k6" {
 				name = strings.TrimSuffix(name, ".js") + ".mjs"
 				src = strings.ReplaceAll(src, ".js'", ".mjs'")
-				src = k6Imports.ReplaceAllStringFunc(src, func(m string) string {
-					mod := k6Imports.FindStringSubmatch(m)
-					if mod[2] == "" {
-						return "from '../k6shim/k6.mjs'"
-					}
-					return "from '../k6shim/" + mod[2] + ".mjs'"
-				})
+				src = k6Module.ReplaceAllString(src, "from '../k6shim/$1.mjs'")
+				src = strings.ReplaceAll(src, "from 'k6'", "from '../k6shim/k6.mjs'")
 			}
 			require.NoError(t, os.WriteFile(filepath.Join(root, d.to, name), []byte(src), 0o644))
 		}

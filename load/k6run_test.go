@@ -99,10 +99,10 @@ func TestK6ScriptsRunAgainstRealAPI(t *testing.T) {
 			// Every answer is one the profile allows (503s only come with a fault, and there is none here).
 			assert.Equal(t, iterations, run.Checks["status"].Pass, "status checks: %+v, answers %v", run.Checks, run.Statuses)
 			assert.Zero(t, run.Checks["status"].Fail, "answers %v", run.Statuses)
-			for op, routes := range map[Op]string{OpTransfer: "POST /v1/transfers", OpCreateWallet: "POST /v1/wallets",
+			for op, route := range map[Op]string{OpTransfer: "POST /v1/transfers", OpCreateWallet: "POST /v1/wallets",
 				OpAdjustment: "POST /v1/adjustments", OpBalanceRead: "GET balance_read", OpAudit: "GET audit"} {
 				if sc.Mix[op] > 0 {
-					assert.Positive(t, run.Statuses[routes]["200"]+run.Statuses[routes]["201"], "%s never succeeded: %v", op, run.Statuses)
+					assert.Positive(t, run.Statuses[route]["200"]+run.Statuses[route]["201"], "%s never succeeded: %v", op, run.Statuses)
 				}
 			}
 			// A share of transfers is sent again under its key, and each replay names the first transaction.
