@@ -162,9 +162,69 @@ func TestEntriesCannotBeAddedToAnOldTransaction(t *testing.T) {
 		if err := insertEntry(ctx, tx, txID, a, "USD", -7); err != nil {
 			return err
 		}
-		return insertEntry(ctx, tx, txID, b, "USD", 6)
+		return insertEntry(ctx, tx, txID, b, "USD", 7)
 	})
-	assert.Equal(t, "LJ003", sqlState(err), "%v", err)
+	assert.Equal(t, "LJ004", sqlState(err), "even entries that sum to zero may not join a committed transaction: %v", err)
+	assertEntryCount(t, txID, 2)
+}
+
+func TestEntriesOfAMissingTransactionAreRefused(t *testing.T) {
+	ctx := context.Background()
+	a, b, _ := seedTransfer(t)
+	id := uuid.New()
+	err := rawTx(t, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO journal_entries (transaction_id, wallet_id, asset, amount)
+			VALUES ($1, $2, 'USD', -3), ($1, $3, 'USD', 3)`, id, a, b)
+		return err
+	})
+	assert.Equal(t, "LJ004", sqlState(err), "%v", err)
+	assertAbsent(t, id)
+}
+
+// The entries must be inserted by the transaction that inserted their journal transaction, not by a savepoint of
+// it: the check compares the row's xmin with the current transaction id, and refuses what it cannot prove.
+func TestEntriesFromAnotherSubtransactionAreRefused(t *testing.T) {
+	ctx := context.Background()
+	a, b, _ := seedTransfer(t)
+	id := uuid.New()
+	err := rawTx(t, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SAVEPOINT s"); err != nil {
+			return err
+		}
+		if err := insertTx(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT s"); err != nil {
+			return err
+		}
+		if err := insertEntry(ctx, tx, id, a, "USD", -2); err != nil {
+			return err
+		}
+		return insertEntry(ctx, tx, id, b, "USD", 2)
+	})
+	assert.Equal(t, "LJ004", sqlState(err), "%v", err)
+	assertAbsent(t, id)
+}
+
+func TestBalancedEntriesInSeveralStatementsCommit(t *testing.T) {
+	ctx := context.Background()
+	a, b, _ := seedTransfer(t)
+	id := uuid.New()
+	require.NoError(t, rawTx(t, func(tx pgx.Tx) error {
+		if err := insertTx(ctx, tx, id); err != nil {
+			return err
+		}
+		for _, e := range []struct {
+			w uuid.UUID
+			n int64
+		}{{a, -4}, {b, 1}, {b, 3}} {
+			if err := insertEntry(ctx, tx, id, e.w, "USD", e.n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	assertEntryCount(t, id, 3)
 }
 
 func TestCrossAssetEntryIsRefused(t *testing.T) {
@@ -227,6 +287,14 @@ func TestInTxReportsAnUnreachableDatabaseAsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	err = store.InTx(context.Background(), func(pgx.Tx) error { return nil })
 	assert.ErrorIs(t, err, eventstore.ErrUnavailable)
+}
+
+func assertEntryCount(t *testing.T, txID uuid.UUID, want int) {
+	t.Helper()
+	var n int
+	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(),
+		`SELECT count(*) FROM journal_entries WHERE transaction_id = $1`, txID).Scan(&n))
+	assert.Equal(t, want, n)
 }
 
 func assertAbsent(t *testing.T, txID uuid.UUID) {
