@@ -19,4 +19,7 @@ func TestNoArgumentsPrintUsage(t *testing.T) {
 	stderr.Reset()
 	assert.Equal(t, 2, run(context.Background(), []string{"run", "-scenario", "nope", "-scenarios", "../../load/data/scenarios.json"}, &stderr))
 	assert.Contains(t, stderr.String(), `unknown scenario "nope"`)
+	stderr.Reset()
+	assert.Equal(t, 2, run(context.Background(), []string{"run", "-procs", "-1"}, &stderr))
+	assert.Contains(t, stderr.String(), "-procs must be 0 or more")
 }
