@@ -43,10 +43,13 @@ func QueueInsertWallet(b *pgx.Batch, w Wallet) {
 		w.ID, w.Asset, w.Owner, w.Kind, metadataOrEmpty(w.Metadata), w.CreatedAt)
 }
 
-// QueueEnsureSystemWallet queues the creation of asset's system wallet if it does not exist yet.
+// QueueEnsureSystemWallet queues the creation of asset's system wallet if it does not exist yet. The conflict has
+// no target on purpose: wallets has two more unique keys that start with wallet_id, and with ON CONFLICT
+// (wallet_id) two concurrent first adjustments of an asset could both pass the primary key's check and one fail
+// on (wallet_id, asset) instead, a 500.
 func QueueEnsureSystemWallet(b *pgx.Batch, id uuid.UUID, asset string, now time.Time) {
 	b.Queue(`INSERT INTO wallets (wallet_id, asset, owner, kind, created_at) VALUES ($1, $2, $3, 'system', $4)
-		ON CONFLICT (wallet_id) DO NOTHING`, id, asset, SystemOwner, now)
+		ON CONFLICT DO NOTHING`, id, asset, SystemOwner, now)
 }
 
 // QueueLoadWallets queues a read of the wallets in ids into dst; missing ones are simply absent from dst. It reads
