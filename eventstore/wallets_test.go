@@ -54,3 +54,45 @@ func TestEnsureSystemWalletIsSafeUnderConcurrency(t *testing.T) {
 		assert.Equal(t, 1, n)
 	}
 }
+
+// Concurrent creations of one wallet_id: one wins, every other gets ErrWalletExists (a 409), whichever of the
+// wallet's unique keys PostgreSQL happens to check first.
+func TestConcurrentCreationsOfOneWalletConflict(t *testing.T) {
+	ctx := context.Background()
+	store, err := eventstore.NewStore(pgtest.Pool(t))
+	require.NoError(t, err)
+	for round := range 20 {
+		id := uuid.New()
+		const writers = 8
+		start := make(chan struct{})
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = store.InTx(ctx, func(tx pgx.Tx) error {
+					b := &pgx.Batch{}
+					eventstore.QueueInsertWallet(b, eventstore.Wallet{ID: id, Asset: "USD", Owner: "o", Kind: eventstore.KindUser, CreatedAt: time.Now()})
+					if err := tx.SendBatch(ctx, b).Close(); err != nil {
+						return err
+					}
+					_, err := tx.Exec(ctx, "SELECT pg_sleep(0.005)")
+					return err
+				})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			if err == nil {
+				won++
+				continue
+			}
+			assert.ErrorIs(t, err, eventstore.ErrWalletExists, "round %d writer %d", round, i)
+		}
+		assert.Equal(t, 1, won, "round %d", round)
+	}
+}
