@@ -51,8 +51,9 @@ func QueueNextPosition(b *pgx.Batch, dst *int64) {
 	})
 }
 
-// QueueAppend queues the journal transaction and its entries. The deferred triggers check at COMMIT that the
-// entries balance; the foreign keys check each entry's asset against its wallet.
+// QueueAppend queues the journal transaction and its entries. A statement trigger checks that the entries belong to
+// this new transaction, the deferred trigger at COMMIT that they balance, and the foreign key each entry's asset
+// against its wallet's.
 func QueueAppend(b *pgx.Batch, t Transaction) {
 	b.Queue(`INSERT INTO journal_transactions
 		(transaction_id, position, kind, asset, amount, sub, idempotency_key, request_hash, description, metadata, created_at,
