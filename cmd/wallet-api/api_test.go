@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
+	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
 
 // expectProblem checks status and problem code of r.
@@ -344,4 +347,25 @@ func TestHealthAndReady(t *testing.T) {
 	r = a.get("", "/v1/ready")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.EqualValues(t, a.app.cfg.DBMaxConns > 0, true)
+}
+
+// During a rollout migrate runs first, so the pods of the previous release see a newer schema: they must stay
+// ready. A schema older than the binary's is refused until migrate has run.
+func TestReadyAcceptsANewerSchemaAndRefusesAnOlderOne(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, migrations.Apply)
+	a := newAPIWith(t, cfg)
+	setVersion := func(v int32) {
+		_, err := a.app.pool.Exec(context.Background(), `UPDATE `+migrations.VersionTable+` SET version = $1`, v)
+		require.NoError(t, err)
+	}
+	want := migrations.Expected()
+	setVersion(want + 1)
+	r := a.get("", "/v1/ready")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.EqualValues(t, want+1, r.JSON(t)["schema_version"])
+	setVersion(want - 1)
+	r = a.get("", "/v1/ready")
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), "run migrate")
 }

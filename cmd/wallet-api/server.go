@@ -89,7 +89,10 @@ func (a *app) router() *mux.Router {
 	return r
 }
 
-// ready: the database answers and its schema is the one this binary was built for; and we are not draining.
+// ready: the database answers and its schema is at least the one this binary was built for; and we are not
+// draining. A newer schema is served: migrate runs before a rollout (the chart's pre-upgrade hook), and every
+// migration keeps the previous release's binaries working, so the pods still running it must stay in service
+// until their successors are ready. An older schema is refused: this binary would use what is not there yet.
 func (a *app) ready(ctx context.Context) (int32, error) {
 	if a.draining.Load() {
 		return 0, errors.New("shutting down")
@@ -98,7 +101,7 @@ func (a *app) ready(ctx context.Context) (int32, error) {
 	if err := a.pool.QueryRow(ctx, `SELECT version FROM `+migrations.VersionTable).Scan(&version); err != nil {
 		return 0, errors.New("the database does not answer or has no schema")
 	}
-	if want := migrations.Expected(); version != want {
+	if want := migrations.Expected(); version < want {
 		return version, fmt.Errorf("schema is at version %d, this binary needs %d: run migrate", version, want)
 	}
 	return version, nil
