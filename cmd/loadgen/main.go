@@ -106,8 +106,8 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
-	if *procs < 0 {
-		return 2, fmt.Errorf("-procs must be 0 or more, not %d", *procs)
+	if *procs < 0 || *procs > runtime.NumCPU() {
+		return 2, fmt.Errorf("-procs must be from 0 to %d (this machine's cores), not %d", runtime.NumCPU(), *procs)
 	}
 	if *procs > 0 {
 		// The generator shares the machine with the server it measures. With one P it needs about a quarter less

@@ -20,6 +20,9 @@ func TestNoArgumentsPrintUsage(t *testing.T) {
 	assert.Equal(t, 2, run(context.Background(), []string{"run", "-scenario", "nope", "-scenarios", "../../load/data/scenarios.json"}, &stderr))
 	assert.Contains(t, stderr.String(), `unknown scenario "nope"`)
 	stderr.Reset()
-	assert.Equal(t, 2, run(context.Background(), []string{"run", "-procs", "-1"}, &stderr))
-	assert.Contains(t, stderr.String(), "-procs must be 0 or more")
+	for _, n := range []string{"-1", "100000"} {
+		stderr.Reset()
+		assert.Equal(t, 2, run(context.Background(), []string{"run", "-procs", n}, &stderr))
+		assert.Contains(t, stderr.String(), "-procs must be from 0 to", n)
+	}
 }
