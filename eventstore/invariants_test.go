@@ -289,18 +289,15 @@ func TestInTxReportsAnUnreachableDatabaseAsUnavailable(t *testing.T) {
 	assert.ErrorIs(t, err, eventstore.ErrUnavailable)
 }
 
-func assertEntryCount(t *testing.T, txID uuid.UUID, want int) {
+func assertEntryCount(t *testing.T, txID uuid.UUID, want int, msgAndArgs ...any) {
 	t.Helper()
 	var n int
 	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(),
 		`SELECT count(*) FROM journal_entries WHERE transaction_id = $1`, txID).Scan(&n))
-	assert.Equal(t, want, n)
+	assert.Equal(t, want, n, msgAndArgs...)
 }
 
 func assertAbsent(t *testing.T, txID uuid.UUID) {
 	t.Helper()
-	var n int
-	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(),
-		`SELECT count(*) FROM journal_entries WHERE transaction_id = $1`, txID).Scan(&n))
-	assert.Zero(t, n, "nothing of a refused transaction may remain")
+	assertEntryCount(t, txID, 0, "nothing of a refused transaction may remain")
 }
