@@ -29,6 +29,7 @@ type RetryStats struct {
 type Report struct {
 	Scenario        string           `json:"scenario"`
 	BaseURL         string           `json:"base_url"`
+	Stages          []Stage          `json:"stages"`
 	StartedAt       time.Time        `json:"started_at"`
 	DurationS       float64          `json:"duration_s"`
 	Requests        int              `json:"requests"`
@@ -53,7 +54,7 @@ type Report struct {
 }
 
 func buildReport(sc *Scenario, cfg RunConfig, col *collector, elapsed time.Duration, began time.Time, ft *faultTimes) *Report {
-	r := &Report{Scenario: sc.Name, BaseURL: cfg.BaseURL, StartedAt: began.UTC(), DurationS: elapsed.Seconds(),
+	r := &Report{Scenario: sc.Name, BaseURL: cfg.BaseURL, Stages: sc.Stages, StartedAt: began.UTC(), DurationS: elapsed.Seconds(),
 		Requests: len(col.samples), ExpectedReqs: sc.ExpectedRequests(), Statuses: map[string]int{},
 		Ops: col.summaries(elapsed), Thresholds: sc.Thresholds}
 	var skip func(sample) bool

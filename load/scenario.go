@@ -329,6 +329,23 @@ func (s *Scenario) ScaleDuration(d time.Duration) {
 	}
 }
 
+// ScaleRate multiplies every stage's rate so the busiest stage runs at peak
+// requests/s, keeping the profile's shape and mix (used to find the rate at
+// which a profile's thresholds stop holding: the ceiling).
+func (s *Scenario) ScaleRate(peak int) {
+	busiest := 0
+	for _, st := range s.Stages {
+		busiest = max(busiest, st.Rate)
+	}
+	if peak <= 0 || busiest <= 0 {
+		return
+	}
+	for i := range s.Stages {
+		// Round, and never to zero: a stage that ran at all still runs.
+		s.Stages[i].Rate = max(1, int(math.Round(float64(s.Stages[i].Rate)*float64(peak)/float64(busiest))))
+	}
+}
+
 func knownOp(op Op) bool {
 	for _, o := range AllOps {
 		if o == op {

@@ -133,6 +133,21 @@ func TestScaleDurationKeepsRatesAndMovesTheFault(t *testing.T) {
 	require.NoError(t, s.Validate())
 }
 
+func TestScaleRateKeepsTheShape(t *testing.T) {
+	f, err := LoadFile("data/scenarios.json")
+	require.NoError(t, err)
+	s := f.Scenarios["spike"]
+	require.Len(t, s.Stages, 3)
+	before := s.TotalDuration()
+	s.ScaleRate(3000) // the spike's 1,500/s stage doubles, and its 200/s stages with it
+	assert.Equal(t, []int{400, 3000, 400}, []int{s.Stages[0].Rate, s.Stages[1].Rate, s.Stages[2].Rate})
+	assert.Equal(t, before, s.TotalDuration())
+
+	s.ScaleRate(1) // no stage rounds down to zero
+	assert.Equal(t, []int{1, 1, 1}, []int{s.Stages[0].Rate, s.Stages[1].Rate, s.Stages[2].Rate})
+	require.NoError(t, s.Validate())
+}
+
 func TestStagedPacerHoldsEachRate(t *testing.T) {
 	p := stagedPacer{stages: []Stage{{Duration: Duration(2 * time.Second), Rate: 10}, {Duration: Duration(time.Second), Rate: 100}}}
 	// Simulate: count the hits the pacer lets through in each stage.

@@ -18,9 +18,12 @@ func TestSmokeRunAgainstRealAPI(t *testing.T) {
 	dbURL := freshDB(t)
 	base := startAPI(t, bin, dbURL)
 	sc := shrink(t, "smoke", 5*time.Second, 40)
+	sc.ScaleRate(60) // as loadgen -rate does: the run must keep the new pace and say so in its report
 
 	rep := runReport(t, RunConfig{BaseURL: base, Scenario: sc, DatabaseURL: dbURL, Seed: 1})
 	assert.True(t, rep.Passed, "failures: %v", rep.Failures)
+	assert.Equal(t, []Stage{{Duration: Duration(5 * time.Second), Rate: 60}}, rep.Stages)
+	assert.InDelta(t, 300, rep.Requests, 3, "60 requests/s for 5 s")
 	for _, op := range AllOps {
 		assert.Positive(t, rep.Ops[op].OK, "operation %s never succeeded", op)
 	}

@@ -6,6 +6,7 @@
 #   scripts/run_load_suite.sh                      # all profiles
 #   LOAD_PROFILES="smoke baseline" scripts/run_load_suite.sh
 #   LOADGEN_SOAK_DURATION=30m scripts/run_load_suite.sh   # a real soak
+#   LOAD_PROFILES="baseline@1500" LOAD_RATE_DURATION=30s scripts/run_load_suite.sh   # a profile at another rate
 #
 # Environment: PGHOST_URL (server, default postgres://postgres@127.0.0.1:5432), LOAD_DB (database name, dropped
 # and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:28080),
@@ -130,14 +131,20 @@ BASE_URL=$BASE_URL bin/walletctl seed --count 3000 --base-url "$BASE_URL"
 declare -A RESULT
 status=0
 for p in $LOAD_PROFILES; do
+  name=${p%@*}
   extra=()
-  [[ $p == soak ]] && extra=(-duration "$LOADGEN_SOAK_DURATION")
+  [[ $name == soak ]] && extra=(-duration "$LOADGEN_SOAK_DURATION")
+  if [[ $p == *@* ]]; then # NAME@RATE: the profile with its busiest stage at RATE requests/s (loadgen -rate)
+    [[ ${p#*@} =~ ^[1-9][0-9]*$ ]] || { echo "profile $p: the rate after @ must be a positive integer" >&2; exit 2; }
+    extra+=(-rate "${p#*@}")
+    if [[ -n ${LOAD_RATE_DURATION:-} ]]; then extra+=(-duration "$LOAD_RATE_DURATION"); fi
+  fi
   log "profile $p"
   # As pgbench does before each run: vacuum and analyze what seeding and the earlier profiles wrote, so that
   # autovacuum's catch-up does not land inside the measured window.
   psql "$DB_URL" -qc "VACUUM ANALYZE"
   set +e
-  timeout 45m bin/loadgen run -scenario "$p" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}"
+  timeout 45m bin/loadgen run -scenario "$name" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}"
   rc=$?
   set -e
   if relay_on && ! wait_drained; then rc=1; fi

@@ -32,8 +32,9 @@ import (
 
 const usage = `usage: loadgen <command> [flags]
 
-  run -scenario NAME [-base-url URL] [-database-url URL] [-duration D] [-reports DIR]   run a profile (loopback only
-                                                     unless LOADGEN_ALLOW_REMOTE=1); exit 0 pass, 1 fail, 2 could not run
+  run -scenario NAME [-base-url URL] [-database-url URL] [-duration D] [-rate R] [-reports DIR]   run a profile
+                                                     (loopback only unless LOADGEN_ALLOW_REMOTE=1); exit 0 pass,
+                                                     1 fail, 2 could not run
   run -scenario resiliency_partition -fault proxy-reset|proxy-blackhole|NAME [-fault-inject CMD -fault-heal CMD]
   proxy -listen ADDR -upstream ADDR -control ADDR    the cuttable TCP proxy the resiliency suite uses
   list                                               the profiles in load/data/scenarios.json
@@ -95,6 +96,7 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	reports := fs.String("reports", env("LOADGEN_REPORTS", "load/reports"), "directory for JSON reports and HTML plots")
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL URL for ledger-wide invariant checks (empty: API checks only)")
 	duration := fs.Duration("duration", 0, "stretch or shrink the scenario to this total duration")
+	rate := fs.Int("rate", 0, "run the busiest stage at this many requests/s and scale the others alike (0: the scenario's rates)")
 	skipSeed := fs.Bool("skip-seed", false, "do not seed the population first (it must exist)")
 	fault := fs.String("fault", "", "fault to inject: proxy-reset, proxy-blackhole, or any name with -fault-inject/-fault-heal")
 	proxyCtl := fs.String("proxy-control", env("LOADGEN_PROXY_CONTROL", "http://127.0.0.1:18474"), "control URL of `loadgen proxy`")
@@ -126,10 +128,14 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	if *duration > 0 {
+	if *rate < 0 {
+		return 2, fmt.Errorf("-rate must not be negative, not %d", *rate)
+	}
+	if *duration > 0 || *rate > 0 {
 		sc.ScaleDuration(*duration)
+		sc.ScaleRate(*rate)
 		if err := sc.Validate(); err != nil {
-			return 2, fmt.Errorf("scenario %s at %s: %w", sc.Name, *duration, err)
+			return 2, fmt.Errorf("scenario %s at -duration %s -rate %d: %w", sc.Name, *duration, *rate, err)
 		}
 	}
 	cfg := load.RunConfig{

@@ -25,4 +25,7 @@ func TestNoArgumentsPrintUsage(t *testing.T) {
 		assert.Equal(t, 2, run(context.Background(), []string{"run", "-procs", n}, &stderr))
 		assert.Contains(t, stderr.String(), "-procs must be from 0 to", n)
 	}
+	stderr.Reset()
+	assert.Equal(t, 2, run(context.Background(), []string{"run", "-rate", "-5", "-scenarios", "../../load/data/scenarios.json"}, &stderr))
+	assert.Contains(t, stderr.String(), "-rate must not be negative")
 }
