@@ -128,8 +128,8 @@ func runCmd(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	if *rate < 0 {
-		return 2, fmt.Errorf("-rate must not be negative, not %d", *rate)
+	if *rate < 0 || *duration < 0 {
+		return 2, fmt.Errorf("-rate and -duration must not be negative, not %d and %s", *rate, *duration)
 	}
 	if *duration > 0 || *rate > 0 {
 		sc.ScaleDuration(*duration)

@@ -26,6 +26,9 @@ func TestNoArgumentsPrintUsage(t *testing.T) {
 		assert.Contains(t, stderr.String(), "-procs must be from 0 to", n)
 	}
 	stderr.Reset()
-	assert.Equal(t, 2, run(context.Background(), []string{"run", "-rate", "-5", "-scenarios", "../../load/data/scenarios.json"}, &stderr))
-	assert.Contains(t, stderr.String(), "-rate must not be negative")
+	for _, arg := range [][]string{{"-rate", "-5"}, {"-duration", "-5s"}} {
+		stderr.Reset()
+		assert.Equal(t, 2, run(context.Background(), append([]string{"run", "-scenarios", "../../load/data/scenarios.json"}, arg...), &stderr))
+		assert.Contains(t, stderr.String(), "-rate and -duration must not be negative", arg)
+	}
 }
