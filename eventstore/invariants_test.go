@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -300,4 +301,15 @@ func assertEntryCount(t *testing.T, txID uuid.UUID, want int, msgAndArgs ...any)
 func assertAbsent(t *testing.T, txID uuid.UUID) {
 	t.Helper()
 	assertEntryCount(t, txID, 0, "nothing of a refused transaction may remain")
+}
+
+// pg_stat_activity must tell the ledger's processes apart, and an operator's own name must win.
+func TestPoolConfigNamesTheProcess(t *testing.T) {
+	cfg, err := eventstore.NewPoolConfig("postgres://postgres@127.0.0.1:1/none", 2, time.Second, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "wallet-ledger/"+filepath.Base(os.Args[0]), cfg.ConnConfig.RuntimeParams["application_name"])
+
+	cfg, err = eventstore.NewPoolConfig("postgres://postgres@127.0.0.1:1/none?application_name=payments-eu", 2, time.Second, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "payments-eu", cfg.ConnConfig.RuntimeParams["application_name"])
 }

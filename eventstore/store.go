@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -114,7 +116,11 @@ func NewPoolConfig(connString string, maxConns int32, statementTimeout, lockTime
 	rp["statement_timeout"] = fmt.Sprint(statementTimeout.Milliseconds())
 	rp["lock_timeout"] = fmt.Sprint(lockTimeout.Milliseconds())
 	rp["idle_in_transaction_session_timeout"] = fmt.Sprint((statementTimeout * 3).Milliseconds())
-	rp["application_name"] = "wallet-ledger"
+	if rp["application_name"] == "" {
+		// pg_stat_activity then tells the processes apart (wallet-ledger/wallet-api, wallet-ledger/relay, ...);
+		// an application_name in DATABASE_URL wins.
+		rp["application_name"] = "wallet-ledger/" + filepath.Base(os.Args[0])
+	}
 	rp["timezone"] = "UTC"
 	// google/uuid values otherwise reach pgx as driver.Valuers: formatted to text and parsed back for every
 	// parameter and scan, a measurable share of the write path's CPU. The codec encodes their 16 bytes directly.

@@ -119,11 +119,11 @@ func TestKilledConnectionFailsClosed(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var n int
 		_ = pgtest.Pool(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND application_name = 'wallet-ledger'`).Scan(&n)
+			AND wait_event_type = 'Lock' AND application_name LIKE 'wallet-ledger/%'`).Scan(&n)
 		return n > 0
 	}, 5*time.Second, 20*time.Millisecond)
 	_, err := pgtest.Pool(t).Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()
-		AND wait_event_type = 'Lock' AND application_name = 'wallet-ledger'`)
+		AND wait_event_type = 'Lock' AND application_name LIKE 'wallet-ledger/%'`)
 	require.NoError(t, err)
 	var r response
 	select {
