@@ -276,6 +276,17 @@ func subscribeNATS(t testing.TB, url string, cfg relay.Config) *collector {
 }
 
 // waitFor polls cond until it holds or d passes; it never hangs.
+// waitDrained waits for a lag measurement taken after the call that finds no backlog: an earlier one, or none
+// yet (Backlog is zero then too), proves nothing.
+func waitDrained(t testing.TB, r *running, d time.Duration) {
+	t.Helper()
+	since := time.Now()
+	waitFor(t, d, "the outbox drained", func() bool {
+		l := r.LastLag()
+		return l.MeasuredAt.After(since) && l.Backlog == 0
+	})
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

@@ -29,11 +29,14 @@ func (r *Relay) HealthHandler(draining *atomic.Bool) http.Handler {
 			httpapi.WriteProblem(w, req, httpapi.Errorf("service_unavailable", "not ready: %v", err))
 			return
 		}
-		lag := r.LastLag()
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{
-			"status": "ready", "leader": r.IsLeader(), "publisher": r.cfg.Publisher,
-			"outbox_backlog": lag.Backlog, "outbox_lag_seconds": lag.OldestAge,
-		})
+		body := map[string]any{"status": "ready", "leader": r.IsLeader(), "publisher": r.cfg.Publisher,
+			"outbox_backlog": nil, "outbox_lag_seconds": nil}
+		// Until the first measurement the backlog is unknown, not zero: a drain check polling this must not
+		// mistake a relay that just started for one that has caught up.
+		if lag := r.LastLag(); !lag.MeasuredAt.IsZero() {
+			body["outbox_backlog"], body["outbox_lag_seconds"] = lag.Backlog, lag.OldestAge
+		}
+		httpapi.WriteJSON(w, http.StatusOK, body)
 	}).Methods(http.MethodGet)
 	return mux
 }

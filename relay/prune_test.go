@@ -138,7 +138,7 @@ func TestRelayPrunesWhatItRelayedWhileWritesFlow(t *testing.T) {
 		rows := l.outbox(ctx)
 		return len(rows) == 1 && rows[0].UUID == poison
 	})
-	waitFor(t, 5*time.Second, "no backlog", func() bool { return r.LastLag().Backlog == 0 })
+	waitDrained(t, r, 5*time.Second)
 
 	// The relay's position survived the prune of every row it had read, the last one included.
 	w := l.wallet(ctx)

@@ -94,7 +94,7 @@ func TestReleasedQuarantinedEventsArePublishedAgainWithTheirIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{fund, transfer}, released)
 	waitFor(t, 20*time.Second, "the released events downstream", func() bool { return len(got.unique()) == 5 })
-	waitFor(t, 5*time.Second, "the outbox drained", func() bool { return r.LastLag().Backlog == 0 })
+	waitDrained(t, r, 5*time.Second)
 	all := got.unique()
 	assert.Equal(t, []string{fund, transfer}, []string{all[3].ID, all[4].ID}, "released in their original order")
 	for _, e := range all[3:] {

@@ -111,7 +111,7 @@ func TestEveryCommittedWriteAndNothingElseGoesDownstream(t *testing.T) {
 			want := len(txs) + 3
 			waitFor(t, 20*time.Second, "every event downstream", func() bool { return len(got.unique()) >= want })
 			// Anything extra would arrive in the next poll cycles: give it the time, then look.
-			waitFor(t, 5*time.Second, "the outbox drained", func() bool { return r.LastLag().Backlog == 0 })
+			waitDrained(t, r, 5*time.Second)
 			time.Sleep(300 * time.Millisecond)
 			checkExactlyTheJournal(t, got.unique(), txs, wallets)
 			checkWalletOrder(t, got.unique())
@@ -175,9 +175,28 @@ func TestHealthAndReadiness(t *testing.T) {
 	assert.Equal(t, 200, status)
 	assert.Equal(t, "ok", body["status"])
 	waitFor(t, 10*time.Second, "leadership", r.IsLeader)
+	waitFor(t, 10*time.Second, "a lag measurement", func() bool { return !r.LastLag().MeasuredAt.IsZero() })
 	status, body = get("/v1/ready")
 	assert.Equal(t, 200, status, body)
 	assert.Equal(t, true, body["leader"])
+	assert.Equal(t, 0.0, body["outbox_backlog"], body)
+
+	// A relay that has not measured its backlog yet says it does not know it, never that it is zero.
+	down, err := relay.NewDownstream(cfg, l.pool, nil)
+	require.NoError(t, err)
+	defer down.Close()
+	idle, err := relay.New(cfg, l.pool, down)
+	require.NoError(t, err)
+	srv3 := httptest.NewServer(idle.HealthHandler(nil))
+	defer srv3.Close()
+	resp, err := http.Get(srv3.URL + "/v1/ready")
+	require.NoError(t, err)
+	var unmeasured map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&unmeasured))
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode, unmeasured)
+	assert.Contains(t, unmeasured, "outbox_backlog")
+	assert.Nil(t, unmeasured["outbox_backlog"])
 
 	// The same relay pointed at a broker that is not there is alive but not ready.
 	dead := cfg
@@ -186,7 +205,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	r2 := startRelay(t, dead, l.pool)
 	srv2 := httptest.NewServer(r2.HealthHandler(nil))
 	defer srv2.Close()
-	resp, err := http.Get(srv2.URL + "/v1/ready")
+	resp, err = http.Get(srv2.URL + "/v1/ready")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
