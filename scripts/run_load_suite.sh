@@ -144,20 +144,22 @@ wait_drained() {
   done
 }
 
+for p in $LOAD_PROFILES; do # before anything starts: NAME or NAME@RATE
+  [[ $p =~ ^[a-z_]+(@[1-9][0-9]*)?$ ]] || { echo "profile $p: want NAME or NAME@RATE (a positive integer)" >&2; exit 2; }
+done
 build
 fresh_db
 start_api
 log "seeding 3000 wallets"
 BASE_URL=$BASE_URL bin/walletctl seed --count 3000 --base-url "$BASE_URL"
 
-declare -A RESULT
+SUMMARY=() # one line per profile run, in order (a profile may be listed twice)
 status=0
 for p in $LOAD_PROFILES; do
   name=${p%@*}
   extra=()
   [[ $name == soak ]] && extra=(-duration "$LOADGEN_SOAK_DURATION")
   if [[ $p == *@* ]]; then # NAME@RATE: the profile with its busiest stage at RATE requests/s (loadgen -rate)
-    [[ ${p#*@} =~ ^[1-9][0-9]*$ ]] || { echo "profile $p: the rate after @ must be a positive integer" >&2; exit 2; }
     extra+=(-rate "${p#*@}")
     if [[ -n ${LOAD_RATE_DURATION:-} ]]; then extra+=(-duration "$LOAD_RATE_DURATION"); fi
   fi
@@ -172,12 +174,10 @@ for p in $LOAD_PROFILES; do
   set -e
   if relay_off_for "$name"; then start_relay; fi
   if relay_on && ! wait_drained; then rc=1; fi
-  RESULT[$p]=$rc
+  if (( rc == 0 )); then SUMMARY+=("  $p: PASS"); else SUMMARY+=("  $p: FAIL (exit $rc)"); fi
   (( rc == 0 )) || status=1
 done
 
 log "summary (reports in $REPORTS, logs in $RUN_DIR)"
-for p in $LOAD_PROFILES; do
-  if [[ ${RESULT[$p]} == 0 ]]; then echo "  $p: PASS"; else echo "  $p: FAIL (exit ${RESULT[$p]})"; fi
-done
+printf '%s\n' "${SUMMARY[@]}"
 exit $status
