@@ -275,7 +275,6 @@ func subscribeNATS(t testing.TB, url string, cfg relay.Config) *collector {
 	return c
 }
 
-// waitFor polls cond until it holds or d passes; it never hangs.
 // waitDrained waits for a lag measurement taken after the call that finds no backlog: an earlier one, or none
 // yet (Backlog is zero then too), proves nothing.
 func waitDrained(t testing.TB, r *running, d time.Duration) {
@@ -287,6 +286,7 @@ func waitDrained(t testing.TB, r *running, d time.Duration) {
 	})
 }
 
+// waitFor polls cond until it holds or d passes; it never hangs.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

@@ -25,7 +25,6 @@ func TestNoArgumentsPrintUsage(t *testing.T) {
 		assert.Equal(t, 2, run(context.Background(), []string{"run", "-procs", n}, &stderr))
 		assert.Contains(t, stderr.String(), "-procs must be from 0 to", n)
 	}
-	stderr.Reset()
 	for _, arg := range [][]string{{"-rate", "-5"}, {"-duration", "-5s"}} {
 		stderr.Reset()
 		assert.Equal(t, 2, run(context.Background(), append([]string{"run", "-scenarios", "../../load/data/scenarios.json"}, arg...), &stderr))
