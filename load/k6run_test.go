@@ -36,6 +36,7 @@ type k6Run struct {
 	Counters map[string]int                      `json:"counters"`
 	Statuses map[string]map[string]int           `json:"statuses"`
 	Keys     map[string]int                      `json:"keys"`
+	Phases   map[string]int                      `json:"phases"`
 	Replayed int                                 `json:"replayed"`
 	Errors   []string                            `json:"errors"`
 }
@@ -87,7 +88,10 @@ func TestK6ScriptsRunAgainstRealAPI(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "node", shim, dir, name, fmt.Sprint(iterations))
-			cmd.Env = append(os.Environ(), "BASE_URL="+proxy, "JWT_SECRET="+testSecret, "JWT_AUDIENCE="+testTokens.Audience)
+			// The shim's clock spans the profile's duration over the iterations, so its phases come round.
+			perIteration := sc.TotalDuration().Seconds() / iterations
+			cmd.Env = append(os.Environ(), "BASE_URL="+proxy, "JWT_SECRET="+testSecret, "JWT_AUDIENCE="+testTokens.Audience,
+				fmt.Sprintf("K6SHIM_SECONDS_PER_ITERATION=%g", perIteration))
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
@@ -137,6 +141,18 @@ func TestK6ScriptsRunAgainstRealAPI(t *testing.T) {
 			assert.Equal(t, sc.TotalDuration(), total)
 			assert.Equal(t, []string{fmt.Sprintf("p(95)<%g", sc.Thresholds.P95WriteMS)}, run.Options.Thresholds["http_req_duration{kind:write}"])
 			assert.Equal(t, []string{fmt.Sprintf("rate>=%g", 1-sc.Thresholds.MaxErrorRate)}, run.Options.Thresholds["checks{check:status}"])
+			// Writes from recovery_start on carry phase:recovery, which the recovery threshold selects.
+			writes := run.Phases["load"] + run.Phases["recovery"]
+			if rec := sc.Thresholds.Recovery; rec != nil {
+				assert.Equal(t, []string{fmt.Sprintf("p(95)<%g", rec.P95WriteMS)}, run.Options.Thresholds["http_req_duration{kind:write,phase:recovery}"])
+				share := 1 - sc.RecoveryStart().Seconds()/sc.TotalDuration().Seconds()
+				assert.InDelta(t, share, float64(run.Phases["recovery"])/float64(writes), 0.1, "phases %v", run.Phases)
+			} else {
+				assert.NotContains(t, run.Options.Thresholds, "http_req_duration{kind:write,phase:recovery}")
+				assert.Zero(t, run.Phases["recovery"], "phases %v", run.Phases)
+			}
+			assert.Positive(t, run.Phases["load"])
+			assert.Zero(t, run.Phases[""], "every write carries a phase")
 			timeout, err := time.ParseDuration(run.Options.HTTPReqTimeout)
 			require.NoError(t, err)
 			assert.Equal(t, time.Duration(sc.RequestTimeout), timeout)

@@ -25,6 +25,14 @@ type RetryStats struct {
 	RetryMismatches []string `json:"retry_mismatches,omitempty"`
 }
 
+// RecoveryReport is the latency of the writes the recovery threshold judges:
+// those started FromS seconds into the run or later.
+type RecoveryReport struct {
+	FromS      float64 `json:"from_s"`
+	Writes     int     `json:"writes"`
+	WriteP95MS float64 `json:"write_p95_ms"`
+}
+
 // Report is a run's outcome, printed and written as JSON.
 type Report struct {
 	Scenario        string           `json:"scenario"`
@@ -40,6 +48,7 @@ type Report struct {
 	WriteP95MS      float64          `json:"write_p95_ms"`
 	WriteP99MS      float64          `json:"write_p99_ms"`
 	WriteMaxMS      float64          `json:"write_max_ms"`
+	Recovery        *RecoveryReport  `json:"recovery,omitempty"`
 	Errors          int              `json:"errors"`
 	ErrorRate       float64          `json:"error_rate"`
 	Statuses        map[string]int   `json:"statuses"`
@@ -63,6 +72,16 @@ func buildReport(sc *Scenario, cfg RunConfig, col *collector, elapsed time.Durat
 	}
 	w := col.writePercentiles(skip)
 	r.WriteP50MS, r.WriteP95MS, r.WriteP99MS, r.WriteMaxMS = w[0], w[1], w[2], w[3]
+	if sc.Thresholds.Recovery != nil {
+		from := sc.RecoveryStart()
+		var lats []time.Duration
+		for _, s := range col.samples {
+			if s.op.IsWrite() && s.start >= from {
+				lats = append(lats, s.lat)
+			}
+		}
+		r.Recovery = &RecoveryReport{FromS: from.Seconds(), Writes: len(lats), WriteP95MS: percentiles(lats)[1]}
+	}
 	faultOK := map[int]bool{}
 	for _, c := range sc.Thresholds.FaultStatuses {
 		faultOK[c] = true
@@ -113,6 +132,15 @@ func (r *Report) evaluate(sc *Scenario) {
 	t := sc.Thresholds
 	if r.WriteP95MS > t.P95WriteMS {
 		r.Failures = append(r.Failures, fmt.Sprintf("p95 write latency %.1f ms > %.0f ms", r.WriteP95MS, t.P95WriteMS))
+	}
+	if rec := r.Recovery; rec != nil && t.Recovery != nil {
+		switch {
+		case rec.Writes == 0:
+			r.Failures = append(r.Failures, fmt.Sprintf("no writes from %.1f s on to judge the recovery by", rec.FromS))
+		case rec.WriteP95MS > t.Recovery.P95WriteMS:
+			r.Failures = append(r.Failures, fmt.Sprintf("not recovered: p95 write latency %.1f ms > %.0f ms for writes from %.1f s on",
+				rec.WriteP95MS, t.Recovery.P95WriteMS, rec.FromS))
+		}
 	}
 	if r.ErrorRate > t.MaxErrorRate {
 		r.Failures = append(r.Failures, fmt.Sprintf("error rate %.5f > %.5f (%d errors)", r.ErrorRate, t.MaxErrorRate, r.Errors))
@@ -210,6 +238,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "%-17s %8s %8s %9.2f %9.2f %9.2f %9.2f\n", "all writes", "", "", r.WriteP50MS, r.WriteP95MS, r.WriteP99MS, r.WriteMaxMS)
+	if rec := r.Recovery; rec != nil {
+		fmt.Fprintf(w, "recovery: %d writes from %.1fs on, p95 %.2f ms\n", rec.Writes, rec.FromS, rec.WriteP95MS)
+	}
 	fmt.Fprintf(w, "statuses: %s; errors %d (rate %.5f)\n", fmtCounts(r.Statuses), r.Errors, r.ErrorRate)
 	fmt.Fprintf(w, "idempotency: %d keys written, %d committed, %d retry mismatches\n", r.Retries.KeysWritten, r.Retries.Committed, len(r.Retries.RetryMismatches))
 	if f := r.Fault; f != nil {

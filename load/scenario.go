@@ -92,13 +92,22 @@ type Fault struct {
 	RecoveryWithin Duration `json:"recovery_within"`
 }
 
+// Recovery holds the writes of a scenario's last stage to a latency bar once
+// the stage has run for After: whatever came before (a burst) must have been
+// absorbed by then, not left queued behind.
+type Recovery struct {
+	After      Duration `json:"after"`
+	P95WriteMS float64  `json:"p95_write_ms"`
+}
+
 // Thresholds are a scenario's pass criteria.
 type Thresholds struct {
-	P95WriteMS         float64 `json:"p95_write_ms"`
-	MaxErrorRate       float64 `json:"max_error_rate"`
-	AllowedStatuses    []int   `json:"allowed_statuses"`
-	FaultStatuses      []int   `json:"fault_statuses,omitempty"`
-	MinThroughputRatio float64 `json:"min_throughput_ratio"`
+	P95WriteMS         float64   `json:"p95_write_ms"`
+	MaxErrorRate       float64   `json:"max_error_rate"`
+	AllowedStatuses    []int     `json:"allowed_statuses"`
+	FaultStatuses      []int     `json:"fault_statuses,omitempty"`
+	MinThroughputRatio float64   `json:"min_throughput_ratio"`
+	Recovery           *Recovery `json:"recovery,omitempty"`
 }
 
 // Scenario is one named load profile.
@@ -236,6 +245,17 @@ func (s *Scenario) Validate() error {
 	case t.MinThroughputRatio < 0 || t.MinThroughputRatio > 1:
 		return errors.New("thresholds.min_throughput_ratio must be within 0..1")
 	}
+	if r := t.Recovery; r != nil {
+		last := s.Stages[len(s.Stages)-1]
+		switch {
+		case len(s.Stages) < 2:
+			return errors.New("thresholds.recovery needs a stage to recover from before the last")
+		case r.After < 0 || r.After >= last.Duration:
+			return errors.New("thresholds.recovery.after must be within the last stage")
+		case r.P95WriteMS <= 0:
+			return errors.New("thresholds.recovery.p95_write_ms must be positive")
+		}
+	}
 	if f := s.Fault; f != nil {
 		if f.At <= 0 || f.Duration <= 0 || f.RecoveryWithin <= 0 {
 			return errors.New("fault.at, fault.duration and fault.recovery_within must be positive")
@@ -327,6 +347,16 @@ func (s *Scenario) ScaleDuration(d time.Duration) {
 		s.Fault.At = Duration(float64(s.Fault.At) * f)
 		s.Fault.Duration = Duration(float64(s.Fault.Duration) * f)
 	}
+	if r := s.Thresholds.Recovery; r != nil {
+		r.After = Duration(float64(r.After) * f)
+	}
+}
+
+// RecoveryStart is when the writes the recovery threshold judges begin,
+// counted from the run's start (meaningful only with thresholds.recovery).
+func (s *Scenario) RecoveryStart() time.Duration {
+	last := s.Stages[len(s.Stages)-1]
+	return s.TotalDuration() - time.Duration(last.Duration) + time.Duration(s.Thresholds.Recovery.After)
 }
 
 // ScaleRate multiplies every stage's rate so the busiest stage runs at peak

@@ -83,6 +83,17 @@ func TestParseRejectsBadScenarios(t *testing.T) {
 		{"amount above balance", func(s map[string]any) { s["amount"] = map[string]any{"min": 1, "max": 5000} }, "amount"},
 		{"no allowed statuses", func(s map[string]any) { s["thresholds"].(map[string]any)["allowed_statuses"] = []int{} }, "allowed_statuses"},
 		{"typo in threshold", func(s map[string]any) { s["thresholds"].(map[string]any)["p95_write_msec"] = 1 }, "unknown field"},
+		{"recovery with one stage", func(s map[string]any) {
+			s["thresholds"].(map[string]any)["recovery"] = map[string]any{"after": "1s", "p95_write_ms": 10}
+		}, "a stage to recover from"},
+		{"recovery after the last stage", func(s map[string]any) {
+			s["stages"] = []any{map[string]any{"duration": "2s", "rate": 10}, map[string]any{"duration": "2s", "rate": 10}}
+			s["thresholds"].(map[string]any)["recovery"] = map[string]any{"after": "2s", "p95_write_ms": 10}
+		}, "within the last stage"},
+		{"recovery without a bar", func(s map[string]any) {
+			s["stages"] = []any{map[string]any{"duration": "2s", "rate": 10}, map[string]any{"duration": "2s", "rate": 10}}
+			s["thresholds"].(map[string]any)["recovery"] = map[string]any{"after": "1s"}
+		}, "recovery.p95_write_ms"},
 		{"fault after the end", func(s map[string]any) {
 			s["fault"] = map[string]any{"at": "1s", "duration": "5s", "recovery_within": "1s"}
 			s["thresholds"].(map[string]any)["fault_statuses"] = []int{503}
@@ -130,6 +141,17 @@ func TestScaleDurationKeepsRatesAndMovesTheFault(t *testing.T) {
 	assert.Equal(t, 150, s.Stages[0].Rate)
 	assert.Equal(t, 5*time.Second, time.Duration(s.Fault.At))
 	assert.Equal(t, 5*time.Second, time.Duration(s.Fault.Duration))
+	require.NoError(t, s.Validate())
+}
+
+func TestSpikeMustRecoverAndScalesItsGrace(t *testing.T) {
+	f, err := LoadFile("data/scenarios.json")
+	require.NoError(t, err)
+	s := f.Scenarios["spike"]
+	require.NotNil(t, s.Thresholds.Recovery, "the spike is judged on its recovery")
+	assert.Equal(t, 30*time.Second, s.RecoveryStart(), "15 s calm, 10 s burst, then 5 s of grace")
+	s.ScaleDuration(9 * time.Second)
+	assert.Equal(t, 6*time.Second, s.RecoveryStart())
 	require.NoError(t, s.Validate())
 }
 

@@ -50,6 +50,15 @@ function allowedStatuses(sc) {
   return sc.thresholds.allowed_statuses.concat(sc.thresholds.fault_statuses || []);
 }
 
+// recoveryFrom is when, in seconds from the start, the writes a profile's
+// thresholds.recovery judges begin: its last stage, once recovery.after has passed.
+function recoveryFrom(sc) {
+  const r = sc.thresholds.recovery;
+  if (!r) return Infinity;
+  const total = sc.stages.reduce((s, st) => s + seconds(st.duration), 0);
+  return total - seconds(sc.stages[sc.stages.length - 1].duration) + seconds(r.after);
+}
+
 export function options(name) {
   const sc = scenario(name);
   const stages = [];
@@ -58,6 +67,12 @@ export function options(name) {
     stages.push({ target: st.rate, duration: `${Math.max(seconds(st.duration) - 1, 1)}s` });
   }
   const t = sc.thresholds;
+  const thresholds = {
+    'http_req_duration{kind:write}': [`p(95)<${t.p95_write_ms}`],
+    'checks{check:status}': [`rate>=${1 - t.max_error_rate}`],
+    idempotent_retry_mismatches: ['count==0'],
+  };
+  if (t.recovery) thresholds['http_req_duration{kind:write,phase:recovery}'] = [`p(95)<${t.recovery.p95_write_ms}`];
   return {
     scenarios: {
       [name]: {
@@ -69,11 +84,7 @@ export function options(name) {
         stages,
       },
     },
-    thresholds: {
-      'http_req_duration{kind:write}': [`p(95)<${t.p95_write_ms}`],
-      'checks{check:status}': [`rate>=${1 - t.max_error_rate}`],
-      idempotent_retry_mismatches: ['count==0'],
-    },
+    thresholds,
     httpReqTimeout: sc.request_timeout,
     tags: { profile: name },
   };
@@ -103,10 +114,14 @@ function amount(sc) {
   return sc.amount.min + Math.floor(Math.random() * (sc.amount.max - sc.amount.min + 1));
 }
 
+// phase tags the writes the recovery threshold judges; the clock starts in
+// setup(), which k6 runs just before the scenario.
+let phase = 'load';
+
 function post(path, key, body, token) {
   return http.post(`${BASE_URL}${path}`, JSON.stringify(body), {
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
-    tags: { kind: 'write', name: path },
+    tags: { kind: 'write', name: path, phase },
   });
 }
 
@@ -115,6 +130,7 @@ function post(path, key, body, token) {
 export function iteration(name, tokens) {
   const sc = scenario(name);
   const allowed = allowedStatuses(sc);
+  phase = (Date.now() - tokens.started) / 1000 >= recoveryFrom(sc) ? 'recovery' : 'load';
   let op = pick(sc);
   if (op === 'idempotent_retry' && done.length === 0) op = 'transfer';
   let res;
@@ -156,5 +172,6 @@ export function setupTokens() {
   return {
     user: mintToken('loadgen', 'wallet:read wallet:write'),
     admin: mintToken('loadgen-admin', 'wallet:read wallet:write wallet:admin'),
+    started: Date.now(),
   };
 }

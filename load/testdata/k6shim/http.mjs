@@ -19,6 +19,8 @@ function request(method, url, body, params = {}) {
   if (method === 'POST') {
     const key = headers['Idempotency-Key'];
     state.keys[key] = (state.keys[key] || 0) + 1;
+    const phase = (params.tags && params.tags.phase) || '';
+    state.phases[phase] = (state.phases[phase] || 0) + 1;
   }
   Atomics.store(signal, 0, 0);
   requests.port1.postMessage({ method, url, body, headers });
