@@ -70,16 +70,12 @@ func buildReport(sc *Scenario, cfg RunConfig, col *collector, elapsed time.Durat
 	if ft != nil && sc.Fault != nil {
 		skip = func(s sample) bool { return inWindow(s, *ft, sc.Fault) }
 	}
-	w := col.writePercentiles(skip)
+	// The fault window is left out: its latency is the timeout by design, judged by the fault analysis instead.
+	w := percentiles(col.writeLatencies(skip))
 	r.WriteP50MS, r.WriteP95MS, r.WriteP99MS, r.WriteMaxMS = w[0], w[1], w[2], w[3]
 	if sc.Thresholds.Recovery != nil {
 		from := sc.RecoveryStart()
-		var lats []time.Duration
-		for _, s := range col.samples {
-			if s.op.IsWrite() && s.start >= from {
-				lats = append(lats, s.lat)
-			}
-		}
+		lats := col.writeLatencies(func(s sample) bool { return s.start < from })
 		r.Recovery = &RecoveryReport{FromS: from.Seconds(), Writes: len(lats), WriteP95MS: percentiles(lats)[1]}
 	}
 	faultOK := map[int]bool{}

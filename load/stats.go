@@ -119,17 +119,16 @@ func (c *collector) summaries(elapsed time.Duration) map[Op]OpSummary {
 	return out
 }
 
-// writePercentiles pools the write operations' latencies, leaving out the
-// samples skip rejects (the fault window, whose latency is the timeout by
-// design and is judged by the fault analysis instead).
-func (c *collector) writePercentiles(skip func(sample) bool) [4]float64 {
+// writeLatencies pools the write operations' latencies, leaving out the
+// samples skip picks (nil: none).
+func (c *collector) writeLatencies(skip func(sample) bool) []time.Duration {
 	var all []time.Duration
 	for _, s := range c.samples {
 		if s.op.IsWrite() && (skip == nil || !skip(s)) {
 			all = append(all, s.lat)
 		}
 	}
-	return percentiles(all)
+	return all
 }
 
 // percentiles returns p50, p95, p99 and max in milliseconds (nearest rank).

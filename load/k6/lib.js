@@ -114,11 +114,8 @@ function amount(sc) {
   return sc.amount.min + Math.floor(Math.random() * (sc.amount.max - sc.amount.min + 1));
 }
 
-// phase tags the writes the recovery threshold judges; the clock starts in
-// setup(), which k6 runs just before the scenario.
-let phase = 'load';
-
-function post(path, key, body, token) {
+// post sends a write; phase tags the ones the recovery threshold judges.
+function post(path, key, body, token, phase) {
   return http.post(`${BASE_URL}${path}`, JSON.stringify(body), {
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
     tags: { kind: 'write', name: path, phase },
@@ -130,13 +127,14 @@ function post(path, key, body, token) {
 export function iteration(name, tokens) {
   const sc = scenario(name);
   const allowed = allowedStatuses(sc);
-  phase = (Date.now() - tokens.started) / 1000 >= recoveryFrom(sc) ? 'recovery' : 'load';
+  // The clock starts in setup(), which k6 runs just before the scenario.
+  const phase = (Date.now() - tokens.started) / 1000 >= recoveryFrom(sc) ? 'recovery' : 'load';
   let op = pick(sc);
   if (op === 'idempotent_retry' && done.length === 0) op = 'transfer';
   let res;
   if (op === 'idempotent_retry') {
     const prev = done.splice(Math.floor(Math.random() * done.length), 1)[0];
-    res = post('/v1/transfers', prev.key, prev.body, tokens.user);
+    res = post('/v1/transfers', prev.key, prev.body, tokens.user, phase);
     if (prev.txID && res.status === 201) {
       const same = res.headers['Idempotent-Replayed'] === 'true' && res.json('transaction_id') === prev.txID;
       if (!same) retryMismatches.add(1);
@@ -148,17 +146,17 @@ export function iteration(name, tokens) {
     while (to === from) to = walletID(sha1Hex, Math.floor(Math.random() * sc.population.wallets));
     const body = { from_wallet_id: from, to_wallet_id: to, amount: amount(sc), asset: sc.population.asset, description: 'k6' };
     const key = `k6-${__VU}-${__ITER}-${seq++}-${Date.now()}`;
-    res = post('/v1/transfers', key, body, tokens.user);
+    res = post('/v1/transfers', key, body, tokens.user, phase);
     if (res.status === 201 || res.status === 503 || res.status === 0) {
       done.push({ key, body, txID: res.status === 201 ? res.json('transaction_id') : '' });
       if (done.length > 1000) done.shift();
     }
   } else if (op === 'create_wallet') {
-    res = post('/v1/wallets', `k6-w-${__VU}-${__ITER}-${Date.now()}`, { asset: sc.population.asset }, tokens.user);
+    res = post('/v1/wallets', `k6-w-${__VU}-${__ITER}-${Date.now()}`, { asset: sc.population.asset }, tokens.user, phase);
   } else if (op === 'adjustment') {
     const amt = amount(sc) * (Math.random() < 0.5 ? -1 : 1);
     res = post('/v1/adjustments', `k6-a-${__VU}-${__ITER}-${Date.now()}`,
-      { wallet_id: wallet(sc), amount: amt, asset: sc.population.asset, reason: 'k6 adjustment' }, tokens.admin);
+      { wallet_id: wallet(sc), amount: amt, asset: sc.population.asset, reason: 'k6 adjustment' }, tokens.admin, phase);
   } else {
     const path = `/v1/wallets/${wallet(sc)}/balance${op === 'audit' ? '/audit' : ''}`;
     res = http.get(`${BASE_URL}${path}`, { headers: { Authorization: `Bearer ${tokens.user}` }, tags: { kind: 'read', name: op } });
