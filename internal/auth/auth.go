@@ -28,8 +28,9 @@ const (
 // hold the two together).
 const SystemSub = "system"
 
-// leeway absorbs clock skew between the token issuer and this service for exp, nbf and iat.
-const leeway = 30 * time.Second
+// leeway absorbs clock skew between the token issuer and this service for exp, nbf and iat. It is kept to a few
+// seconds: every second of it is a second a token its issuer considers expired can still spend.
+const leeway = 5 * time.Second
 
 // maxSubLength matches the owner column: a sub that could not be stored is refused at the door.
 const maxSubLength = 255

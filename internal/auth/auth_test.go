@@ -102,10 +102,19 @@ func TestVerifyRefuses(t *testing.T) {
 
 func TestVerifyHonoursLeewayForSmallSkew(t *testing.T) {
 	claims := validClaims()
-	claims["nbf"] = time.Now().Add(10 * time.Second).Unix()
-	claims["exp"] = time.Now().Add(-10 * time.Second).Unix()
+	claims["nbf"] = time.Now().Add(2 * time.Second).Unix()
+	claims["exp"] = time.Now().Add(-2 * time.Second).Unix()
 	_, err := NewVerifier(secret, audience).Verify(sign(t, jwt.SigningMethodHS256, []byte(secret), claims))
 	require.NoError(t, err)
+}
+
+// The leeway is a few seconds of clock skew, no more: a token ten seconds past its exp is refused.
+func TestVerifyRefusesTokenPastTheLeeway(t *testing.T) {
+	require.LessOrEqual(t, leeway, 5*time.Second)
+	claims := validClaims()
+	claims["exp"] = time.Now().Add(-leeway - 3*time.Second).Unix()
+	_, err := NewVerifier(secret, audience).Verify(sign(t, jwt.SigningMethodHS256, []byte(secret), claims))
+	require.ErrorIs(t, err, ErrInvalidToken)
 }
 
 func TestScopes(t *testing.T) {
