@@ -22,7 +22,7 @@ type AdjustmentRequest struct {
 	Amount   *int64          `json:"amount"`
 	Asset    string          `json:"asset"`
 	Reason   *string         `json:"reason"`
-	Metadata json.RawMessage `json:"metadata"`
+	Metadata json.RawMessage `json:"metadata" nullable:"true"`
 }
 
 // Adjustment is a validated admin correction: a credit (positive) or debit (negative) of one wallet against the

@@ -38,8 +38,8 @@ type CreateHoldRequest struct {
 	Asset       string          `json:"asset"`
 	ToWalletID  string          `json:"to_wallet_id"`
 	ExpiresAt   *string         `json:"expires_at"`
-	Description *string         `json:"description"`
-	Metadata    json.RawMessage `json:"metadata"`
+	Description *string         `json:"description" nullable:"true"`
+	Metadata    json.RawMessage `json:"metadata" nullable:"true"`
 	MandateID   string          `json:"mandate_id"`
 }
 

@@ -19,7 +19,7 @@ type CreateWalletRequest struct {
 	WalletID string          `json:"wallet_id"`
 	Asset    string          `json:"asset"`
 	Owner    string          `json:"owner"`
-	Metadata json.RawMessage `json:"metadata"`
+	Metadata json.RawMessage `json:"metadata" nullable:"true"`
 }
 
 // CreateWallet is a validated request to open a wallet.

@@ -20,8 +20,8 @@ type TransferRequest struct {
 	ToWalletID   string          `json:"to_wallet_id"`
 	Amount       *int64          `json:"amount"`
 	Asset        string          `json:"asset"`
-	Description  *string         `json:"description"`
-	Metadata     json.RawMessage `json:"metadata"`
+	Description  *string         `json:"description" nullable:"true"`
+	Metadata     json.RawMessage `json:"metadata" nullable:"true"`
 	MandateID    string          `json:"mandate_id"`
 }
 

@@ -134,8 +134,12 @@ func requireJSON(r *http.Request) error {
 
 // exactNames refuses a field that encoding/json matched to a struct field case-insensitively ("Amount" for
 // "amount"): the document names each field exactly, and a request spelled two ways must not be two requests under
-// one Idempotency-Key. It walks v, the decoded body, alongside t, the type it was decoded into; free-form values
-// (metadata: json.RawMessage, maps) are not walked, their keys are the client's own.
+// one Idempotency-Key. It refuses an explicit null too, as a field or a list element, unless the field is tagged
+// `nullable:"true"` (as the document says of descriptions and metadata): encoding/json reads null as an absent
+// field, so a mandate's `"limit": null` would become "no limit" and a capture's `"amount": null` "the whole hold";
+// omitting a field is how a client says none or all. It walks
+// v, the decoded body, alongside t, the type it was decoded into; free-form values (metadata: json.RawMessage,
+// maps) are not walked, their keys and values are the client's own.
 func exactNames(v any, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -151,6 +155,12 @@ func exactNames(v any, t reflect.Type) error {
 			if !ok {
 				return Errorf("invalid_json", "%q is not a field of this request (names are case-sensitive)", key)
 			}
+			if val == nil {
+				if f.Tag.Get("nullable") == "true" {
+					continue
+				}
+				return Errorf("invalid_json", "%q must not be null: leave the field out to mean none or all", key)
+			}
 			if err := exactNames(val, f.Type); err != nil {
 				return err
 			}
@@ -161,6 +171,9 @@ func exactNames(v any, t reflect.Type) error {
 			return nil
 		}
 		for _, el := range arr {
+			if el == nil {
+				return Errorf("invalid_json", "a list must not contain null")
+			}
 			if err := exactNames(el, t.Elem()); err != nil {
 				return err
 			}
