@@ -28,7 +28,7 @@ type GrantMandateRequest struct {
 	Limit               *LimitRequest `json:"limit"`
 	AllowedDestinations []string      `json:"allowed_destinations"`
 	ExpiresAt           *string       `json:"expires_at"`
-	Description         *string       `json:"description"`
+	Description         *string       `json:"description" nullable:"true"`
 }
 
 // GrantMandate is a validated grant of spending rights on one wallet to an agent.
@@ -66,9 +66,17 @@ func (c *Commands) ValidateGrantMandate(walletID uuid.UUID, req GrantMandateRequ
 			f.add("limit.period", "must be day, week, month or total")
 		}
 	}
-	if len(req.AllowedDestinations) > maxAllowedDestinations {
+	if req.MaxPerTransaction == nil && req.Limit == nil {
+		// Fail closed: a mandate that caps nothing would let its agent empty the wallet.
+		f.add("max_per_transaction", "or limit (or both) is required: a mandate always caps spending")
+	}
+	switch {
+	case req.AllowedDestinations != nil && len(req.AllowedDestinations) == 0:
+		// An empty list can only be a mistake; read as "anywhere" it would lift the restriction it was meant to set.
+		f.add("allowed_destinations", "must list at least one wallet; leave the field out to allow any destination")
+	case len(req.AllowedDestinations) > maxAllowedDestinations:
 		f.add("allowed_destinations", "must list at most %d wallets", maxAllowedDestinations)
-	} else {
+	default:
 		seen := map[uuid.UUID]bool{}
 		for _, d := range req.AllowedDestinations {
 			id := f.walletID("allowed_destinations", d)

@@ -91,6 +91,11 @@ func checkMandate(m eventstore.Mandate, dest *uuid.UUID, now time.Time) error {
 	if !m.ActiveAt(now) {
 		return eventstore.Errorf(codeMandateInactive, "mandate %s is %s", m.ID, m.StatusAt(now))
 	}
+	if m.MaxPerTransaction == nil && m.LimitAmount == nil {
+		// Only a mandate granted before caps were required can lack both; fail closed rather than read it as
+		// unlimited.
+		return eventstore.Errorf(codeMandateLimitExceeded, "mandate %s caps no spending; its owner must grant a capped one", m.ID)
+	}
 	if len(m.AllowedDestinations) > 0 {
 		if dest == nil {
 			return eventstore.Errorf(codeDestinationNotAllowed, "mandate %s allows only some destinations: name to_wallet_id", m.ID)

@@ -60,11 +60,15 @@ func TestPeriodStarts(t *testing.T) {
 func TestCheckMandate(t *testing.T) {
 	now := time.Now()
 	shop, other := uuid.New(), uuid.New()
-	m := eventstore.Mandate{ID: uuid.New(), Status: eventstore.MandateActive, ExpiresAt: now.Add(time.Hour), AllowedDestinations: []uuid.UUID{shop}}
+	m := eventstore.Mandate{ID: uuid.New(), Status: eventstore.MandateActive, ExpiresAt: now.Add(time.Hour), AllowedDestinations: []uuid.UUID{shop},
+		MaxPerTransaction: ptr[int64](10)}
 	assert.NoError(t, checkMandate(m, &shop, now))
 	assert.ErrorIs(t, checkMandate(m, &other, now), &eventstore.Error{Code: codeDestinationNotAllowed})
 	assert.ErrorIs(t, checkMandate(m, nil, now), &eventstore.Error{Code: codeDestinationNotAllowed})
 	assert.ErrorIs(t, checkMandate(m, &shop, now.Add(time.Hour)), &eventstore.Error{Code: codeMandateInactive}, "expired at expires_at")
 	m.Status = eventstore.MandateRevoked
 	assert.ErrorIs(t, checkMandate(m, &shop, now), &eventstore.Error{Code: codeMandateInactive})
+	// A mandate granted before caps were required is never read as unlimited.
+	m.Status, m.MaxPerTransaction = eventstore.MandateActive, nil
+	assert.ErrorIs(t, checkMandate(m, &shop, now), &eventstore.Error{Code: codeMandateLimitExceeded})
 }

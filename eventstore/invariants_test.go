@@ -313,3 +313,23 @@ func TestPoolConfigNamesTheProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "payments-eu", cfg.ConnConfig.RuntimeParams["application_name"])
 }
+
+// A mandate that caps nothing, or names an empty destination list, is refused by the database itself, whoever
+// writes it: an agent would read either as "no rule".
+func TestUncappedOrEmptyListMandateIsRefused(t *testing.T) {
+	ctx := context.Background()
+	a, _, _ := seedTransfer(t)
+	insert := func(perTx *int64, dest []uuid.UUID) error {
+		return rawTx(t, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO mandates (mandate_id, wallet_id, asset, agent, granted_by,
+				max_per_transaction, allowed_destinations, expires_at, created_at, period_start, updated_at)
+				VALUES ($1, $2, 'USD', 'agent', 'o', $3, $4, now() + interval '1 hour', now(), now(), now())`,
+				uuid.New(), a, perTx, dest)
+			return err
+		})
+	}
+	cap := int64(5)
+	assert.Equal(t, "23514", sqlState(insert(nil, nil)), "no cap")
+	assert.Equal(t, "23514", sqlState(insert(&cap, []uuid.UUID{})), "empty destination list")
+	assert.NoError(t, insert(&cap, nil))
+}

@@ -243,7 +243,7 @@ func TestAgentRoutesFailClosed(t *testing.T) {
 	expectUnavailable(t, a.post(alice, "/v1/holds", map[string]any{"wallet_id": id, "amount": 1, "asset": "USD"}))
 	expectUnavailable(t, a.post(alice, "/v1/holds/"+id+"/capture", map[string]any{"amount": 1}))
 	expectUnavailable(t, a.post(alice, "/v1/holds/"+id+"/void", nil))
-	expectUnavailable(t, a.post(alice, "/v1/wallets/"+id+"/mandates", map[string]any{"agent": "x", "expires_at": in(time.Hour)}))
+	expectUnavailable(t, a.post(alice, "/v1/wallets/"+id+"/mandates", map[string]any{"agent": "x", "max_per_transaction": 1, "expires_at": in(time.Hour)}))
 	expectUnavailable(t, a.post(alice, "/v1/mandates/"+id+"/revoke", nil))
 	expectUnavailable(t, a.post(alice, "/v1/transactions/"+id+"/refunds", map[string]any{"reason": "x"}))
 	expectUnavailable(t, a.get(alice, "/v1/holds/"+id))

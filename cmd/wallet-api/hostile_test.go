@@ -75,7 +75,7 @@ func TestRetriesReplayAfterTheirExpiryHasPassed(t *testing.T) {
 		{Method: http.MethodPost, Path: "/v1/holds", Token: alice, Key: newKey(),
 			Body: map[string]any{"wallet_id": from, "amount": 100, "asset": "USD", "expires_at": at}},
 		{Method: http.MethodPost, Path: "/v1/wallets/" + from + "/mandates", Token: alice, Key: newKey(),
-			Body: map[string]any{"agent": "agent-9", "expires_at": at}},
+			Body: map[string]any{"agent": "agent-9", "max_per_transaction": 100, "expires_at": at}},
 	}
 	var first []response
 	for _, w := range writes {
@@ -185,7 +185,7 @@ func TestNoTokenActsAsTheLedger(t *testing.T) {
 	admin := token(t, "ops", auth.ScopeAdmin)
 	expectProblem(t, a.post(admin, "/v1/wallets", map[string]any{"asset": "USD", "owner": auth.SystemSub}),
 		http.StatusUnprocessableEntity, "validation_error")
-	expectProblem(t, a.post(admin, "/v1/wallets/"+from+"/mandates", map[string]any{"agent": auth.SystemSub, "expires_at": in(time.Hour)}),
+	expectProblem(t, a.post(admin, "/v1/wallets/"+from+"/mandates", map[string]any{"agent": auth.SystemSub, "max_per_transaction": 1, "expires_at": in(time.Hour)}),
 		http.StatusUnprocessableEntity, "validation_error")
 }
 

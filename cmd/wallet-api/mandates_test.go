@@ -19,6 +19,10 @@ func grant(t *testing.T, a *testAPI, owner, wallet string, body map[string]any) 
 	if _, ok := body["expires_at"]; !ok {
 		body["expires_at"] = in(24 * time.Hour)
 	}
+	_, perTx := body["max_per_transaction"]
+	if _, limit := body["limit"]; !perTx && !limit {
+		body["max_per_transaction"] = 1_000_000 // a mandate always caps spending
+	}
 	return created(t, a.post(owner, "/v1/wallets/"+wallet+"/mandates", body))
 }
 
@@ -119,24 +123,24 @@ func TestMandateGrantValidationAndExpiry(t *testing.T) {
 	path := "/v1/wallets/" + wallet + "/mandates"
 
 	for name, body := range map[string]map[string]any{
-		"no expiry":          {"agent": "agent-x"},
-		"past expiry":        {"agent": "agent-x", "expires_at": in(-time.Hour)},
-		"no agent":           {"expires_at": in(time.Hour)},
-		"owner as agent":     {"agent": "alice", "expires_at": in(time.Hour)},
+		"no expiry":          {"max_per_transaction": 100, "agent": "agent-x"},
+		"past expiry":        {"max_per_transaction": 100, "agent": "agent-x", "expires_at": in(-time.Hour)},
+		"no agent":           {"max_per_transaction": 100, "expires_at": in(time.Hour)},
+		"owner as agent":     {"max_per_transaction": 100, "agent": "alice", "expires_at": in(time.Hour)},
 		"bad period":         {"agent": "agent-x", "expires_at": in(time.Hour), "limit": map[string]any{"amount": 5, "period": "year"}},
 		"zero limit":         {"agent": "agent-x", "expires_at": in(time.Hour), "limit": map[string]any{"amount": 0, "period": "day"}},
 		"zero per tx":        {"agent": "agent-x", "expires_at": in(time.Hour), "max_per_transaction": 0},
-		"foreign asset dest": {"agent": "agent-x", "expires_at": in(time.Hour), "allowed_destinations": []string{eur}},
-		"missing dest":       {"agent": "agent-x", "expires_at": in(time.Hour), "allowed_destinations": []string{uuid.NewString()}},
-		"bad dest":           {"agent": "agent-x", "expires_at": in(time.Hour), "allowed_destinations": []string{"x"}},
+		"foreign asset dest": {"max_per_transaction": 100, "agent": "agent-x", "expires_at": in(time.Hour), "allowed_destinations": []string{eur}},
+		"missing dest":       {"max_per_transaction": 100, "agent": "agent-x", "expires_at": in(time.Hour), "allowed_destinations": []string{uuid.NewString()}},
+		"bad dest":           {"max_per_transaction": 100, "agent": "agent-x", "expires_at": in(time.Hour), "allowed_destinations": []string{"x"}},
 	} {
 		r := a.post(alice, path, body)
 		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s: %s", name, r.Body)
 		assert.Equal(t, "validation_error", r.Code(t), name)
 	}
-	expectProblem(t, a.post(agent, path, map[string]any{"agent": "agent-x", "expires_at": in(time.Hour)}), http.StatusNotFound, "wallet_not_found")
-	expectProblem(t, a.post(token(t, "alice", auth.ScopeRead), path, map[string]any{"agent": "agent-x", "expires_at": in(time.Hour)}), http.StatusForbidden, "insufficient_scope")
-	expectProblem(t, a.post(alice, "/v1/wallets/nope/mandates", map[string]any{"agent": "agent-x", "expires_at": in(time.Hour)}), http.StatusBadRequest, "invalid_id")
+	expectProblem(t, a.post(agent, path, map[string]any{"agent": "agent-x", "max_per_transaction": 1, "expires_at": in(time.Hour)}), http.StatusNotFound, "wallet_not_found")
+	expectProblem(t, a.post(token(t, "alice", auth.ScopeRead), path, map[string]any{"agent": "agent-x", "max_per_transaction": 1, "expires_at": in(time.Hour)}), http.StatusForbidden, "insufficient_scope")
+	expectProblem(t, a.post(alice, "/v1/wallets/nope/mandates", map[string]any{"agent": "agent-x", "max_per_transaction": 1, "expires_at": in(time.Hour)}), http.StatusBadRequest, "invalid_id")
 	expectProblem(t, a.post(alice, "/v1/mandates/"+uuid.NewString()+"/revoke", nil), http.StatusNotFound, "mandate_not_found")
 
 	// Two active mandates: the agent must name one.
