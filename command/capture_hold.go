@@ -5,9 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 )
 
 // CaptureHoldRequest is the body of POST /v1/holds/{id}/capture; an empty body captures everything into the
@@ -39,15 +37,7 @@ func ValidateCaptureHold(id uuid.UUID, req CaptureHoldRequest) (CaptureHold, err
 	return c, f.err()
 }
 
-// CaptureHold moves up to the held amount to the destination and releases the rest, under idem.
-func (c *Commands) CaptureHold(ctx context.Context, caller auth.Caller, idem Idempotency, cmd CaptureHold) (Outcome, error) {
-	p := &releasePlan{c: c, caller: caller, idem: idem, capture: &cmd}
-	if err := p.preRead(ctx, cmd.HoldID); err != nil {
-		return Outcome{}, err
-	}
-	out, err := c.execute(ctx, idem, "/v1/holds/"+cmd.HoldID.String()+"/capture", p)
-	if err == nil && !out.Replayed && !out.Problem {
-		telemetry.RecordCommit(ctx, eventstore.KindCapture)
-	}
-	return out, err
+// captureHold plans a capture: up to the held amount moves to the destination, the rest is released.
+func (c *Commands) captureHold(ctx context.Context, caller auth.Caller, cmd CaptureHold) (plan, error) {
+	return c.releaseOf(ctx, caller, cmd.HoldID, &cmd, false)
 }

@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
-	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
 // Hold expiry: a hold that names no expiry lasts DefaultHoldTTL (or the maximum, if that is shorter).
@@ -80,7 +76,7 @@ func (c *Commands) ValidateCreateHold(req CreateHoldRequest) (CreateHold, error)
 		return CreateHold{}, err
 	}
 	if h.ToWalletID != nil && *h.ToWalletID == h.WalletID {
-		return CreateHold{}, eventstore.Errorf("same_wallet", "wallet_id and to_wallet_id must differ")
+		return CreateHold{}, ErrSameWallet.Withf("wallet_id and to_wallet_id must differ")
 	}
 	return h, nil
 }
@@ -112,106 +108,86 @@ func (f *fields) expiry(field string, t *time.Time, def, maxAhead time.Duration,
 }
 
 type createHoldPlan struct {
-	c        *Commands
-	caller   auth.Caller
-	idem     Idempotency
-	cmd      CreateHold
-	wallets  map[uuid.UUID]eventstore.Wallet
-	balances map[uuid.UUID]projector.Balance
-	mandate  spendMandate
-	position int64
+	caller  auth.Caller
+	cmd     CreateHold
+	mandate spendMandate
+	maxTTL  time.Duration
 }
 
-func (p *createHoldPlan) read(b *pgx.Batch) {
-	ids := []uuid.UUID{p.cmd.WalletID}
-	if p.cmd.ToWalletID != nil {
-		ids = append(ids, *p.cmd.ToWalletID)
-	}
-	p.wallets = make(map[uuid.UUID]eventstore.Wallet, 2)
-	p.balances = make(map[uuid.UUID]projector.Balance, 1)
-	eventstore.QueueLoadWallets(b, ids, p.wallets)
+// createHold plans a validated hold.
+func (c *Commands) createHold(_ context.Context, caller auth.Caller, cmd CreateHold) (plan, error) {
+	return &createHoldPlan{caller: caller, cmd: cmd, mandate: spendMandate{named: cmd.MandateID}, maxTTL: c.holdMaxTTL}, nil
+}
+
+func (p *createHoldPlan) need(n *needs) {
 	// Only the held wallet's balance changes; the destination is read, not locked.
-	projector.QueueLock(b, ids[:1], p.balances)
-	p.mandate.named = p.cmd.MandateID
-	p.mandate.queue(b, p.caller, p.cmd.WalletID)
-	eventstore.QueueNextPosition(b, &p.position)
+	n.lock(p.cmd.WalletID)
+	if p.cmd.ToWalletID != nil {
+		n.read(*p.cmd.ToWalletID)
+	}
+	p.mandate.need(n, p.caller, p.cmd.WalletID)
 }
 
-func (p *createHoldPlan) decide(b *pgx.Batch) (int, any, string, error) {
-	now := p.c.now()
-	from, ok := p.wallets[p.cmd.WalletID]
+func (p *createHoldPlan) decide(d *decision) (Result, error) {
+	from, ok := d.wallet(p.cmd.WalletID)
 	if !ok {
-		return 0, nil, "", walletNotFound(p.cmd.WalletID)
+		return Result{}, walletNotFound(p.cmd.WalletID)
 	}
-	mandate, err := p.mandate.authorize(p.caller, from, p.cmd.ToWalletID, p.cmd.Amount, now)
+	mandate, err := p.mandate.authorize(d, p.caller, from, p.cmd.ToWalletID, p.cmd.Amount)
 	if err != nil {
-		return 0, nil, "", err
+		return Result{}, err
 	}
-	if err := checkHoldParties(p.wallets, from, p.cmd.ToWalletID, p.cmd.Asset); err != nil {
-		return 0, nil, "", err
+	if err := checkHoldParties(d, from, p.cmd.ToWalletID, p.cmd.Asset); err != nil {
+		return Result{}, err
 	}
 	var f fields
-	expires := f.expiry("expires_at", p.cmd.ExpiresAt, min(DefaultHoldTTL, p.c.holdMaxTTL), p.c.holdMaxTTL, now)
+	expires := f.expiry("expires_at", p.cmd.ExpiresAt, min(DefaultHoldTTL, p.maxTTL), p.maxTTL, d.now)
 	if err := f.err(); err != nil {
-		return 0, nil, "", err
+		return Result{}, err
 	}
 	h := eventstore.Hold{
 		ID: uuid.New(), WalletID: from.ID, Asset: p.cmd.Asset, ToWalletID: p.cmd.ToWalletID, Amount: p.cmd.Amount,
 		Status: eventstore.HoldActive, ExpiresAt: expires, Sub: p.caller.Sub, Description: p.cmd.Description,
-		Metadata: p.cmd.Metadata, CreatedAt: now, UpdatedAt: now,
+		Metadata: p.cmd.Metadata, CreatedAt: d.now, UpdatedAt: d.now,
 	}
-	t := eventstore.Transaction{
-		ID: uuid.New(), Position: p.position, Kind: eventstore.KindHold, Asset: p.cmd.Asset, Amount: p.cmd.Amount,
-		Sub: p.caller.Sub, IdempotencyKey: p.idem.Key, RequestHash: p.idem.Hash, Description: p.cmd.Description,
-		Metadata: p.cmd.Metadata, CreatedAt: now, HoldID: &h.ID,
-		Entries: []eventstore.Entry{
-			{WalletID: from.ID, Asset: p.cmd.Asset, Amount: -p.cmd.Amount},
-			{WalletID: from.ID, Asset: p.cmd.Asset, Amount: p.cmd.Amount, Bucket: eventstore.BucketHeld},
-		},
-	}
-	h.TransactionID = t.ID
+	t := d.newTransaction(eventstore.KindHold, p.cmd.Asset, p.cmd.Amount, p.cmd.Description, p.cmd.Metadata,
+		eventstore.Entry{WalletID: from.ID, Asset: p.cmd.Asset, Amount: -p.cmd.Amount},
+		eventstore.Entry{WalletID: from.ID, Asset: p.cmd.Asset, Amount: p.cmd.Amount, Bucket: eventstore.BucketHeld})
+	t.HoldID = &h.ID
 	if mandate != nil {
 		t.MandateID, h.MandateID, h.MandatePeriodStart = &mandate.ID, &mandate.ID, &mandate.PeriodStart
-		eventstore.QueueUpdateMandateSpend(b, *mandate, now)
 	}
-	if err := p.c.post(b, t, p.balances); err != nil {
-		return 0, nil, "", err
+	if err := d.post(&t); err != nil {
+		return Result{}, err
 	}
-	eventstore.QueueInsertHold(b, h)
-	if err := eventstore.QueueEvents(b, []eventstore.Event{eventstore.NewHoldEvent(eventstore.EventHoldCreated, h, t)}, nil); err != nil {
-		return 0, nil, "", err
+	if mandate != nil {
+		d.saveMandate(*mandate)
 	}
-	return http.StatusCreated, h.ViewAt(now), "/v1/holds/" + h.ID.String(), nil
+	h.TransactionID = t.ID
+	d.insertHold(h)
+	d.emit(eventstore.NewHoldEvent(eventstore.EventHoldCreated, h, t))
+	return Result{Body: h.ViewAt(d.now), ID: h.ID}, nil
 }
 
 // checkHoldParties checks the held wallet and the destination (when named): user wallets of the hold's asset.
-func checkHoldParties(wallets map[uuid.UUID]eventstore.Wallet, from eventstore.Wallet, to *uuid.UUID, asset string) error {
+func checkHoldParties(d *decision, from eventstore.Wallet, to *uuid.UUID, asset string) error {
 	if from.Kind == eventstore.KindSystem {
-		return eventstore.Errorf("system_wallet", "system wallets move money only through adjustments")
+		return ErrSystemWallet.Withf("system wallets move money only through adjustments")
 	}
 	if from.Asset != asset {
-		return eventstore.Errorf(eventstore.ErrAssetMismatch.Code, "wallet %s holds %s, not %s", from.ID, from.Asset, asset)
+		return eventstore.ErrAssetMismatch.Withf("wallet %s holds %s, not %s", from.ID, from.Asset, asset)
 	}
 	if to == nil {
 		return nil
 	}
-	dest, ok := wallets[*to]
+	dest, ok := d.wallet(*to)
 	switch {
 	case !ok:
-		return eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "destination wallet %s does not exist", *to)
+		return eventstore.ErrWalletNotFound.Withf("destination wallet %s does not exist", *to)
 	case dest.Kind == eventstore.KindSystem:
-		return eventstore.Errorf("system_wallet", "system wallets move money only through adjustments")
+		return ErrSystemWallet.Withf("system wallets move money only through adjustments")
 	case dest.Asset != asset:
-		return eventstore.Errorf(eventstore.ErrAssetMismatch.Code, "destination wallet %s holds %s, not %s", dest.ID, dest.Asset, asset)
+		return eventstore.ErrAssetMismatch.Withf("destination wallet %s holds %s, not %s", dest.ID, dest.Asset, asset)
 	}
 	return nil
-}
-
-// CreateHold reserves funds under idem.
-func (c *Commands) CreateHold(ctx context.Context, caller auth.Caller, idem Idempotency, cmd CreateHold) (Outcome, error) {
-	out, err := c.execute(ctx, idem, "/v1/holds", &createHoldPlan{c: c, caller: caller, idem: idem, cmd: cmd})
-	if err == nil && !out.Replayed && !out.Problem {
-		telemetry.RecordCommit(ctx, eventstore.KindHold)
-	}
-	return out, err
 }

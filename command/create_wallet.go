@@ -3,14 +3,11 @@ package command
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
@@ -44,11 +41,11 @@ func (c *Commands) ValidateCreateWallet(caller auth.Caller, req CreateWalletRequ
 		return CreateWallet{}, err
 	}
 	if cmd.Owner != caller.Sub && !caller.IsAdmin() {
-		return CreateWallet{}, httpapi.Errorf("forbidden", "only an admin may open a wallet for another owner")
+		return CreateWallet{}, ErrForbidden.Withf("only an admin may open a wallet for another owner")
 	}
 	// System wallet IDs are UUIDv5 values derived from SYSTEM_WALLET_ID; a caller could compute one and squat it.
 	if cmd.WalletID != uuid.Nil && (cmd.WalletID.Version() == 5 || cmd.WalletID == c.systemWalletID) {
-		return CreateWallet{}, eventstore.Errorf("reserved_wallet_id", "name-based (version 5) UUIDs are reserved for system wallets; omit wallet_id or use a random (version 4) UUID")
+		return CreateWallet{}, ErrReservedWalletID.Withf("name-based (version 5) UUIDs are reserved for system wallets; omit wallet_id or use a random (version 4) UUID")
 	}
 	if cmd.WalletID == uuid.Nil {
 		cmd.WalletID = uuid.New()
@@ -57,28 +54,27 @@ func (c *Commands) ValidateCreateWallet(caller auth.Caller, req CreateWalletRequ
 }
 
 type createWalletPlan struct {
-	c      *Commands
 	caller auth.Caller
 	cmd    CreateWallet
 }
 
-func (p *createWalletPlan) read(*pgx.Batch) {}
-
-func (p *createWalletPlan) decide(b *pgx.Batch) (int, any, string, error) {
-	w := eventstore.Wallet{
-		ID: p.cmd.WalletID, Asset: p.cmd.Asset, Owner: p.cmd.Owner, Kind: eventstore.KindUser,
-		Metadata: p.cmd.Metadata, CreatedAt: p.c.now(),
-	}
-	eventstore.QueueInsertWallet(b, w)
-	projector.QueueInit(b, w.ID, w.Asset, w.Kind, w.CreatedAt)
-	if err := eventstore.QueueEvents(b, []eventstore.Event{eventstore.NewWalletEvent(w, p.caller.Sub)}, nil); err != nil {
-		return 0, nil, "", err
-	}
-	view := projector.NewWalletView(w, projector.Balance{WalletID: w.ID, Asset: w.Asset, Kind: w.Kind})
-	return http.StatusCreated, view, "/v1/wallets/" + w.ID.String(), nil
+// createWallet plans a validated wallet creation.
+func (c *Commands) createWallet(_ context.Context, caller auth.Caller, cmd CreateWallet) (plan, error) {
+	return &createWalletPlan{caller: caller, cmd: cmd}, nil
 }
 
-// CreateWallet opens a wallet under idem.
-func (c *Commands) CreateWallet(ctx context.Context, caller auth.Caller, idem Idempotency, cmd CreateWallet) (Outcome, error) {
-	return c.execute(ctx, idem, "/v1/wallets", &createWalletPlan{c: c, caller: caller, cmd: cmd})
+// need reads the wallet ID, so that one already taken is refused on its own instead of failing the batch.
+func (p *createWalletPlan) need(n *needs) { n.read(p.cmd.WalletID) }
+
+func (p *createWalletPlan) decide(d *decision) (Result, error) {
+	if _, taken := d.wallet(p.cmd.WalletID); taken {
+		return Result{}, eventstore.ErrWalletExists.Withf("a wallet with this wallet_id already exists")
+	}
+	w := eventstore.Wallet{
+		ID: p.cmd.WalletID, Asset: p.cmd.Asset, Owner: p.cmd.Owner, Kind: eventstore.KindUser,
+		Metadata: p.cmd.Metadata, CreatedAt: d.now,
+	}
+	d.createWallet(w)
+	d.emit(eventstore.NewWalletEvent(w, p.caller.Sub))
+	return Result{Body: projector.NewWalletView(w, projector.Balance{WalletID: w.ID, Asset: w.Asset, Kind: w.Kind}), ID: w.ID}, nil
 }

@@ -2,11 +2,9 @@ package command
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
@@ -95,53 +93,47 @@ func (c *Commands) ValidateGrantMandate(walletID uuid.UUID, req GrantMandateRequ
 }
 
 type grantMandatePlan struct {
-	c       *Commands
-	caller  auth.Caller
-	cmd     GrantMandate
-	wallets map[uuid.UUID]eventstore.Wallet
+	caller auth.Caller
+	cmd    GrantMandate
 }
 
-func (p *grantMandatePlan) read(b *pgx.Batch) {
-	p.wallets = make(map[uuid.UUID]eventstore.Wallet, 1+len(p.cmd.AllowedDestinations))
-	eventstore.QueueLoadWallets(b, append([]uuid.UUID{p.cmd.WalletID}, p.cmd.AllowedDestinations...), p.wallets)
+// grantMandate plans a validated grant. Only the wallet's owner or an admin may grant.
+func (c *Commands) grantMandate(_ context.Context, caller auth.Caller, cmd GrantMandate) (plan, error) {
+	return &grantMandatePlan{caller: caller, cmd: cmd}, nil
 }
 
-func (p *grantMandatePlan) decide(b *pgx.Batch) (int, any, string, error) {
-	now := p.c.now()
-	w, ok := p.wallets[p.cmd.WalletID]
+func (p *grantMandatePlan) need(n *needs) {
+	n.read(p.cmd.WalletID)
+	n.read(p.cmd.AllowedDestinations...)
+}
+
+func (p *grantMandatePlan) decide(d *decision) (Result, error) {
+	w, ok := d.wallet(p.cmd.WalletID)
 	if !ok || w.Kind != eventstore.KindUser || !canSpend(p.caller, w) {
-		return 0, nil, "", walletNotFound(p.cmd.WalletID)
+		return Result{}, walletNotFound(p.cmd.WalletID)
 	}
 	var f fields
 	if p.cmd.Agent == w.Owner {
 		f.add("agent", "must differ from the wallet's owner, who spends without a mandate")
 	}
-	for _, d := range p.cmd.AllowedDestinations {
-		dest, ok := p.wallets[d]
-		if !ok || dest.Kind != eventstore.KindUser || dest.Asset != w.Asset || d == w.ID {
-			f.add("allowed_destinations", "%s is not another user wallet of %s", d, w.Asset)
+	for _, id := range p.cmd.AllowedDestinations {
+		dest, ok := d.wallet(id)
+		if !ok || dest.Kind != eventstore.KindUser || dest.Asset != w.Asset || id == w.ID {
+			f.add("allowed_destinations", "%s is not another user wallet of %s", id, w.Asset)
 		}
 	}
-	expires := f.expiry("expires_at", p.cmd.ExpiresAt, 0, 0, now)
+	expires := f.expiry("expires_at", p.cmd.ExpiresAt, 0, 0, d.now)
 	if err := f.err(); err != nil {
-		return 0, nil, "", err
+		return Result{}, err
 	}
 	m := eventstore.Mandate{
 		ID: uuid.New(), WalletID: w.ID, Asset: w.Asset, Agent: p.cmd.Agent, GrantedBy: p.caller.Sub,
 		MaxPerTransaction: p.cmd.MaxPerTransaction, LimitAmount: p.cmd.LimitAmount, LimitPeriod: p.cmd.LimitPeriod,
 		AllowedDestinations: p.cmd.AllowedDestinations, Description: p.cmd.Description,
-		Status: eventstore.MandateActive, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
+		Status: eventstore.MandateActive, ExpiresAt: expires, CreatedAt: d.now, UpdatedAt: d.now,
 	}
-	m.PeriodStart = m.CurrentPeriod(now)
-	eventstore.QueueInsertMandate(b, m)
-	if err := eventstore.QueueEvents(b, []eventstore.Event{eventstore.NewMandateEvent(eventstore.EventMandateGranted, m, p.caller.Sub, now)}, nil); err != nil {
-		return 0, nil, "", err
-	}
-	return http.StatusCreated, m.ViewAt(now), "/v1/mandates/" + m.ID.String(), nil
-}
-
-// GrantMandate lets an agent spend from a wallet within limits, under idem. Only the wallet's owner or an admin
-// may grant.
-func (c *Commands) GrantMandate(ctx context.Context, caller auth.Caller, idem Idempotency, cmd GrantMandate) (Outcome, error) {
-	return c.execute(ctx, idem, "/v1/wallets/"+cmd.WalletID.String()+"/mandates", &grantMandatePlan{c: c, caller: caller, cmd: cmd})
+	m.PeriodStart = m.CurrentPeriod(d.now)
+	d.grantMandate(m)
+	d.emit(eventstore.NewMandateEvent(eventstore.EventMandateGranted, m, p.caller.Sub, d.now))
+	return Result{Body: m.ViewAt(d.now), ID: m.ID}, nil
 }

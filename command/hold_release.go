@@ -4,53 +4,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
-// releasePlan ends an active hold: a capture (capture != nil), a void, or an expiry. The hold row is locked first,
-// then the projections, then the mandate (the order every write uses), so of a racing capture and void exactly
-// one finds the hold active and the other answers hold_not_active.
+// releasePlan ends an active hold: a capture (capture != nil), a void, or an expiry by the sweeper. The hold row is
+// locked with the batch's reads, so of a racing capture and void exactly one finds the hold active and the other
+// answers hold_not_active.
 type releasePlan struct {
-	c       *Commands
 	caller  auth.Caller
-	idem    Idempotency
 	capture *CaptureHold
 	sweeper bool // the expiry sweeper: no caller, only expired holds
 
-	// pre is the hold as read before the transaction: its wallets and mandate never change while it is active,
-	// so they say which rows to lock.
+	// pre is the hold as read before the batch: its wallets and mandate never change while it is active, so they
+	// say which rows to lock. A hold that does not exist yet (or no longer) is refused inside the batch, so that
+	// the refusal is stored under the idempotency key like every other.
 	pre      eventstore.Hold
 	preFound bool
-
-	hold     eventstore.Hold
-	found    bool
-	wallets  map[uuid.UUID]eventstore.Wallet
-	balances map[uuid.UUID]projector.Balance
-	mandates []eventstore.Mandate
-	position int64
 }
 
-// preRead reads the hold's immutable parts before the transaction; a missing hold is refused inside it, so that
-// the refusal is stored under the idempotency key like every other.
-func (p *releasePlan) preRead(ctx context.Context, id uuid.UUID) error {
-	h, err := eventstore.GetHold(ctx, p.c.store.Pool(), id)
+// releaseOf reads hold id's immutable parts and plans its release.
+func (c *Commands) releaseOf(ctx context.Context, caller auth.Caller, id uuid.UUID, capture *CaptureHold, sweeper bool) (*releasePlan, error) {
+	p := &releasePlan{caller: caller, capture: capture, sweeper: sweeper, pre: eventstore.Hold{ID: id}}
+	h, err := eventstore.GetHold(ctx, c.store.Pool(), id)
 	switch {
 	case err == nil:
 		p.pre, p.preFound = h, true
-	case errors.Is(err, &eventstore.Error{Code: codeHoldNotFound}):
-		p.pre = eventstore.Hold{ID: id}
-	default:
-		return err
+	case !errors.Is(err, ErrHoldNotFound):
+		return nil, err
 	}
-	return nil
+	return p, nil
 }
 
 func (p *releasePlan) destination() *uuid.UUID {
@@ -60,63 +46,58 @@ func (p *releasePlan) destination() *uuid.UUID {
 	return p.pre.ToWalletID
 }
 
-func (p *releasePlan) read(b *pgx.Batch) {
-	eventstore.QueueLockHold(b, p.pre.ID, &p.hold, &p.found)
+func (p *releasePlan) need(n *needs) {
 	if !p.preFound {
 		return
 	}
-	ids := []uuid.UUID{p.pre.WalletID}
+	n.hold(p.pre.ID)
+	n.lock(p.pre.WalletID)
 	if dest := p.destination(); p.capture != nil && dest != nil && *dest != p.pre.WalletID {
-		ids = append(ids, *dest)
+		n.lock(*dest)
 	}
-	p.wallets = make(map[uuid.UUID]eventstore.Wallet, len(ids))
-	p.balances = make(map[uuid.UUID]projector.Balance, len(ids))
-	eventstore.QueueLoadWallets(b, ids, p.wallets)
-	projector.QueueLock(b, ids, p.balances)
 	if p.pre.MandateID != nil {
-		eventstore.QueueLockMandate(b, *p.pre.MandateID, &p.mandates)
+		n.mandate(*p.pre.MandateID)
 	}
-	eventstore.QueueNextPosition(b, &p.position)
 }
 
 // authorised: the hold's creator, the held wallet's owner, or an admin may capture or void it.
-func (p *releasePlan) authorised(owner eventstore.Wallet) bool {
-	return p.sweeper || p.caller.IsAdmin() || p.caller.Sub == p.hold.Sub || (owner.Kind == eventstore.KindUser && owner.Owner == p.caller.Sub)
+func (p *releasePlan) authorised(h eventstore.Hold, owner eventstore.Wallet) bool {
+	return p.sweeper || p.caller.IsAdmin() || p.caller.Sub == h.Sub || (owner.Kind == eventstore.KindUser && owner.Owner == p.caller.Sub)
 }
 
-func (p *releasePlan) decide(b *pgx.Batch) (int, any, string, error) {
-	now := p.c.now()
-	owner, ok := p.wallets[p.hold.WalletID]
-	if !p.found || !p.preFound || !ok || !p.authorised(owner) {
-		return 0, nil, "", eventstore.Errorf(codeHoldNotFound, "hold %s does not exist or is not yours", p.pre.ID)
+func (p *releasePlan) decide(d *decision) (Result, error) {
+	h, found := d.hold(p.pre.ID)
+	owner, ok := d.wallet(h.WalletID)
+	if !p.preFound || !found || !ok || !p.authorised(h, owner) {
+		return Result{}, ErrHoldNotFound.Withf("hold %s does not exist or is not yours", p.pre.ID)
 	}
-	h := p.hold
 	if h.Status != eventstore.HoldActive {
-		return 0, nil, "", eventstore.Errorf(codeHoldNotActive, "hold %s is already %s", h.ID, h.Status)
+		return Result{}, ErrHoldNotActive.Withf("hold %s is already %s", h.ID, h.Status)
 	}
 	kind, event, status := eventstore.KindVoid, eventstore.EventHoldVoided, eventstore.HoldVoided
-	if h.ExpiredAt(now) {
+	if h.ExpiredAt(d.now) {
 		if p.capture != nil {
-			return 0, nil, "", eventstore.Errorf(codeHoldExpired, "hold %s expired at %s", h.ID, h.ExpiresAt.Format("2006-01-02T15:04:05.999999Z07:00"))
+			return Result{}, ErrHoldExpired.Withf("hold %s expired at %s", h.ID, h.ExpiresAt.Format("2006-01-02T15:04:05.999999Z07:00"))
 		}
 		// A void after the expiry releases the hold as the sweeper would have.
 		kind, event, status = eventstore.KindExpire, eventstore.EventHoldExpired, eventstore.HoldExpired
 	} else if p.sweeper {
-		return 0, nil, "", eventstore.Errorf(codeHoldNotActive, "hold %s has not expired", h.ID)
+		return Result{}, ErrHoldNotActive.Withf("hold %s has not expired", h.ID)
 	}
 	var mandate *eventstore.Mandate
 	if h.MandateID != nil {
-		if len(p.mandates) != 1 {
-			return 0, nil, "", fmt.Errorf("mandate %s of hold %s was not locked", *h.MandateID, h.ID)
+		m, ok := d.mandate(*h.MandateID)
+		if !ok {
+			return Result{}, fmt.Errorf("mandate %s of hold %s was not locked", *h.MandateID, h.ID)
 		}
-		mandate = &p.mandates[0]
+		mandate = &m
 	}
 	entries := []eventstore.Entry{{WalletID: h.WalletID, Asset: h.Asset, Amount: -h.Amount, Bucket: eventstore.BucketHeld}}
 	amount, released := h.Amount, h.Amount
 	if p.capture != nil {
 		var err error
-		if amount, err = p.checkCapture(owner, mandate, now); err != nil {
-			return 0, nil, "", err
+		if amount, err = p.checkCapture(d, h, owner, mandate); err != nil {
+			return Result{}, err
 		}
 		kind, event, status = eventstore.KindCapture, eventstore.EventHoldCaptured, eventstore.HoldCaptured
 		released = h.Amount - amount
@@ -128,60 +109,44 @@ func (p *releasePlan) decide(b *pgx.Batch) (int, any, string, error) {
 	} else {
 		entries = append(entries, eventstore.Entry{WalletID: h.WalletID, Asset: h.Asset, Amount: released})
 	}
-	sub := p.caller.Sub
-	if p.sweeper {
-		sub = eventstore.SystemOwner
+	t := d.newTransaction(kind, h.Asset, amount, h.Description, nil, entries...)
+	t.MandateID, t.HoldID = h.MandateID, &h.ID
+	if err := d.post(&t); err != nil {
+		return Result{}, err
 	}
-	t := eventstore.Transaction{
-		ID: uuid.New(), Position: p.position, Kind: kind, Asset: h.Asset, Amount: amount, Sub: sub,
-		IdempotencyKey: p.idem.Key, RequestHash: p.idem.Hash, Description: h.Description, CreatedAt: now,
-		Entries: entries, MandateID: h.MandateID, HoldID: &h.ID,
+	if mandate != nil && giveBack(mandate, h.MandatePeriodStart, released, d.now) {
+		d.saveMandate(*mandate)
 	}
-	if mandate != nil && giveBack(mandate, h.MandatePeriodStart, released, now) {
-		eventstore.QueueUpdateMandateSpend(b, *mandate, now)
-	}
-	if err := p.c.post(b, t, p.balances); err != nil {
-		return 0, nil, "", err
-	}
-	h.Status, h.ReleaseTransactionID, h.UpdatedAt = status, &t.ID, now
-	eventstore.QueueFinishHold(b, h)
-	if err := eventstore.QueueEvents(b, []eventstore.Event{eventstore.NewHoldEvent(event, h, t)}, nil); err != nil {
-		return 0, nil, "", err
-	}
-	return http.StatusOK, h.ViewAt(now), "", nil
+	h.Status, h.ReleaseTransactionID, h.UpdatedAt = status, &t.ID, d.now
+	d.finishHold(h)
+	d.emit(eventstore.NewHoldEvent(event, h, t))
+	return Result{Body: h.ViewAt(d.now), ID: h.ID}, nil
 }
 
 // checkCapture returns the amount to capture after checking it, the destination and, when the hold's agent
 // captures it, the mandate (still active, destination allowed). The owner and admins capture without one.
-func (p *releasePlan) checkCapture(owner eventstore.Wallet, mandate *eventstore.Mandate, now time.Time) (int64, error) {
-	h := p.hold
+func (p *releasePlan) checkCapture(d *decision, h eventstore.Hold, owner eventstore.Wallet, mandate *eventstore.Mandate) (int64, error) {
 	amount := h.Amount
 	if p.capture.Amount != nil {
 		amount = *p.capture.Amount
 	}
 	if amount > h.Amount {
-		return 0, eventstore.Errorf(codeCaptureExceedsHold, "hold %s holds %d, the capture asks for %d", h.ID, h.Amount, amount)
+		return 0, ErrCaptureExceedsHold.Withf("hold %s holds %d, the capture asks for %d", h.ID, h.Amount, amount)
 	}
 	dest := p.destination()
 	if dest == nil {
-		return 0, fieldsError("to_wallet_id", "is required: the hold names no destination")
+		return 0, invalidField("to_wallet_id", "is required: the hold names no destination")
 	}
 	if *dest == h.WalletID {
-		return 0, eventstore.Errorf("same_wallet", "a hold cannot be captured into the wallet it holds")
+		return 0, ErrSameWallet.Withf("a hold cannot be captured into the wallet it holds")
 	}
-	if err := checkHoldParties(p.wallets, owner, dest, h.Asset); err != nil {
+	if err := checkHoldParties(d, owner, dest, h.Asset); err != nil {
 		return 0, err
 	}
 	if mandate != nil && !canSpend(p.caller, owner) {
-		if err := checkMandate(*mandate, dest, now); err != nil {
+		if err := checkMandate(*mandate, dest, d.now); err != nil {
 			return 0, err
 		}
 	}
 	return amount, nil
-}
-
-func fieldsError(field, msg string) error {
-	var f fields
-	f.add(field, "%s", msg)
-	return f.err()
 }

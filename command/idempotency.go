@@ -1,11 +1,12 @@
 package command
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +60,11 @@ type Outcome struct {
 	Problem  bool
 }
 
+// idemKey identifies a key: one caller's key, whatever request it carries.
+type idemKey struct{ sub, key string }
+
+func (i Idempotency) key() idemKey { return idemKey{i.Sub, i.Key} }
+
 type storedResponse struct {
 	hash     []byte
 	status   int
@@ -66,69 +72,104 @@ type storedResponse struct {
 	location *string
 }
 
-// writePlan is one use case's work inside the write transaction: read queues the reads and row locks the
-// decision needs (in the first round trip, beside the idempotency lookup); decide checks the rules on what was
-// read and queues the writes (in the second round trip, beside the idempotency record).
-type writePlan interface {
-	read(b *pgx.Batch)
-	decide(b *pgx.Batch) (status int, body any, location string, err error)
+// keyRecord is the response a batch stores under a key it claimed.
+type keyRecord struct {
+	idem     Idempotency
+	status   int
+	body     []byte
+	location string
 }
 
-var errReplay = errors.New("idempotency key already answered")
+// pendingStatus marks a claimed key whose response is not written yet. Only the claiming transaction ever sees
+// it: the same transaction either stores the response or deletes the claim before COMMIT.
+const pendingStatus = 0
 
-// execute runs plan under idem in one DB transaction: the idempotency record, the journal rows, the projection
-// update and the outbox rows commit together or not at all, in two round trips (BEGIN and COMMIT ride on the
-// batches). A key seen before is answered from its stored
-// response; a domain refusal is stored too, so a retry gets the same answer.
-func (c *Commands) execute(ctx context.Context, idem Idempotency, instance string, plan writePlan) (Outcome, error) {
-	var prior *storedResponse
-	var out Outcome
-	err := c.store.InWriteTx(ctx, func(tx *eventstore.WriteTx) error {
-		b := &pgx.Batch{}
-		queueLookup(b, idem, &prior)
-		plan.read(b)
-		if err := tx.Send(ctx, b); err != nil {
-			return fmt.Errorf("read for write: %w", err)
-		}
-		if prior != nil {
-			return errReplay
-		}
-		b = &pgx.Batch{}
-		status, body, location, err := plan.decide(b)
-		if err != nil {
-			return err
-		}
-		// One trace from the HTTP request to the downstream broker: the relay continues it from the metadata.
-		if err := eventstore.StampOutbox(b, telemetry.InjectMap(ctx)); err != nil {
-			return err
-		}
-		encoded, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode response: %w", err)
-		}
-		c.queueStore(b, idem, status, encoded, location)
-		out = Outcome{Status: status, Body: encoded, Location: location}
-		return tx.SendAndCommit(ctx, b)
-	})
-	switch {
-	case err == nil:
-		return out, nil
-	case errors.Is(err, errReplay):
-		return c.replay(ctx, idem, prior)
-	case errors.Is(err, eventstore.ErrIdempotencyKeyInUse):
-		// Another request with this key committed while this one ran: answer with its response.
-		return c.lookupAndReplay(ctx, idem, err)
-	case storable(err):
-		return c.storeRefusal(ctx, idem, instance, err)
-	default:
-		return Outcome{}, err
+// queueClaims queues claiming keys for this transaction, in key order (so concurrent batches wait for each other
+// instead of deadlocking), into claimed. A key another transaction has claimed but not committed makes this one
+// wait until it ends; a key already stored is not claimed, and its response is replayed. So two requests with one
+// key, in one batch or in two, have one effect.
+func queueClaims(b *pgx.Batch, keys []Idempotency, expires time.Time, claimed map[idemKey]bool) {
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, func(a, b Idempotency) int { return cmp.Or(cmp.Compare(a.Sub, b.Sub), cmp.Compare(a.Key, b.Key)) })
+	subs, ks, hashes := make([]string, len(sorted)), make([]string, len(sorted)), make([][]byte, len(sorted))
+	for i, k := range sorted {
+		subs[i], ks[i], hashes[i] = k.Sub, k.Key, k.Hash
 	}
+	b.Queue(`INSERT INTO idempotency_keys (sub, idempotency_key, request_hash, status_code, response_body, expires_at)
+		SELECT s, k, h, $4, '', $5 FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS c(s, k, h, i)
+		ORDER BY i ON CONFLICT (sub, idempotency_key) DO NOTHING RETURNING sub, idempotency_key`,
+		subs, ks, hashes, pendingStatus, expires).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var k idemKey
+				if err := rows.Scan(&k.sub, &k.key); err != nil {
+					return err
+				}
+				claimed[k] = true
+			}
+			return rows.Err()
+		})
 }
 
-func (c *Commands) replay(ctx context.Context, idem Idempotency, prior *storedResponse) (Outcome, error) {
+// queueLookups queues reading the responses stored under keys (committed ones; the claims of this transaction
+// read as pending and are skipped) into dst. It runs after the claims, so it sees a key whose claim waited for
+// another transaction's COMMIT.
+func queueLookups(b *pgx.Batch, keys []Idempotency, dst map[idemKey]storedResponse) {
+	subs, ks := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		subs[i], ks[i] = k.Sub, k.Key
+	}
+	b.Queue(`SELECT sub, idempotency_key, request_hash, status_code, response_body, location FROM idempotency_keys
+		WHERE (sub, idempotency_key) IN (SELECT s, k FROM unnest($1::text[], $2::text[]) AS l(s, k))
+		AND status_code <> $3`, subs, ks, pendingStatus).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var k idemKey
+				var s storedResponse
+				if err := rows.Scan(&k.sub, &k.key, &s.hash, &s.status, &s.body, &s.location); err != nil {
+					return err
+				}
+				dst[k] = s
+			}
+			return rows.Err()
+		})
+}
+
+// queueRecords queues storing the batch's responses under the keys it claimed.
+func queueRecords(b *pgx.Batch, records []keyRecord) {
+	if len(records) == 0 {
+		return
+	}
+	n := len(records)
+	subs, ks, locations := make([]string, n), make([]string, n), make([]string, n)
+	statuses, bodies := make([]int32, n), make([][]byte, n)
+	for i, r := range records {
+		subs[i], ks[i], statuses[i], bodies[i], locations[i] = r.idem.Sub, r.idem.Key, int32(r.status), r.body, r.location
+	}
+	b.Queue(`UPDATE idempotency_keys k SET status_code = r.status, response_body = r.body, location = NULLIF(r.loc, '')
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[], $5::text[]) AS r(s, k, status, body, loc)
+		WHERE k.sub = r.s AND k.idempotency_key = r.k`, subs, ks, statuses, bodies, locations)
+}
+
+// queueReleases queues giving back the claims of keys whose answer is not stored (a 5xx, an unkept refusal).
+func queueReleases(b *pgx.Batch, keys []Idempotency) {
+	if len(keys) == 0 {
+		return
+	}
+	subs, ks := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		subs[i], ks[i] = k.Sub, k.Key
+	}
+	b.Queue(`DELETE FROM idempotency_keys WHERE (sub, idempotency_key) IN
+		(SELECT s, k FROM unnest($1::text[], $2::text[]) AS r(s, k)) AND status_code = $3`, subs, ks, pendingStatus)
+}
+
+// replay answers a request whose key is already stored: its response if it is the same request, a refusal if the
+// key was used for another.
+func replay(ctx context.Context, idem Idempotency, prior storedResponse) (Outcome, error) {
 	if string(prior.hash) != string(idem.Hash) {
 		telemetry.RecordIdempotencyConflict(ctx, eventstore.ErrIdempotencyKeyReuse.Code)
-		return Outcome{}, eventstore.Errorf(eventstore.ErrIdempotencyKeyReuse.Code,
+		return Outcome{}, eventstore.ErrIdempotencyKeyReuse.Withf(
 			"this Idempotency-Key was used for a different request; use a new key for a new request")
 	}
 	telemetry.RecordIdempotencyReplay(ctx)
@@ -137,20 +178,6 @@ func (c *Commands) replay(ctx context.Context, idem Idempotency, prior *storedRe
 		out.Location = *prior.location
 	}
 	return out, nil
-}
-
-func (c *Commands) lookupAndReplay(ctx context.Context, idem Idempotency, cause error) (Outcome, error) {
-	var prior *storedResponse
-	b := &pgx.Batch{}
-	queueLookup(b, idem, &prior)
-	if err := c.store.Pool().SendBatch(ctx, b).Close(); err != nil {
-		return Outcome{}, eventstore.Classify(fmt.Errorf("look up idempotency key: %w", err))
-	}
-	if prior == nil {
-		telemetry.RecordIdempotencyConflict(ctx, eventstore.ErrIdempotencyKeyInUse.Code)
-		return Outcome{}, cause
-	}
-	return c.replay(ctx, idem, prior)
 }
 
 // storable reports whether a refusal is a final answer to store under the key: a domain rule, not a transient
@@ -162,56 +189,6 @@ func storable(err error) bool {
 	}
 	status, _ := httpapi.ProblemFor(err, "")
 	return status >= 400 && status < 500
-}
-
-// storeRefusal records a domain refusal under the key, in its own transaction (the write's was rolled back).
-func (c *Commands) storeRefusal(ctx context.Context, idem Idempotency, instance string, cause error) (Outcome, error) {
-	var coded httpapi.Coded
-	if errors.As(cause, &coded) {
-		telemetry.RecordRejection(ctx, coded.ProblemCode())
-	}
-	status, body := httpapi.ProblemFor(cause, instance)
-	var inserted bool
-	err := c.store.InTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys
-			(sub, idempotency_key, request_hash, status_code, response_body, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sub, idempotency_key) DO NOTHING`,
-			idem.Sub, idem.Key, idem.Hash, status, body, c.now().Add(c.keyTTL))
-		inserted = tag.RowsAffected() == 1
-		return err
-	})
-	if err != nil {
-		// The refusal stands; only its record failed, and a retry will decide again.
-		return Outcome{Status: status, Body: body, Problem: true}, nil
-	}
-	if !inserted {
-		return c.lookupAndReplay(ctx, idem, cause)
-	}
-	return Outcome{Status: status, Body: body, Problem: true}, nil
-}
-
-func queueLookup(b *pgx.Batch, idem Idempotency, dst **storedResponse) {
-	b.Queue(`SELECT request_hash, status_code, response_body, location FROM idempotency_keys
-		WHERE sub = $1 AND idempotency_key = $2`, idem.Sub, idem.Key).
-		Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var s storedResponse
-				if err := rows.Scan(&s.hash, &s.status, &s.body, &s.location); err != nil {
-					return err
-				}
-				*dst = &s
-			}
-			return rows.Err()
-		})
-}
-
-func (c *Commands) queueStore(b *pgx.Batch, idem Idempotency, status int, body []byte, location string) {
-	var loc *string
-	if location != "" {
-		loc = &location
-	}
-	b.Queue(`INSERT INTO idempotency_keys (sub, idempotency_key, request_hash, status_code, response_body, location, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, idem.Sub, idem.Key, idem.Hash, status, body, loc, c.now().Add(c.keyTTL))
 }
 
 // PurgeExpiredKeys deletes idempotency keys past their retention, in bounded batches so it never holds long locks.

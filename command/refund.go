@@ -3,16 +3,11 @@ package command
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
-	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
-	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
 // RefundRequest is the body of POST /v1/transactions/{id}/refunds.
@@ -40,25 +35,22 @@ func ValidateRefund(id uuid.UUID, req RefundRequest) (Refund, error) {
 }
 
 type refundPlan struct {
-	c      *Commands
 	caller auth.Caller
-	idem   Idempotency
 	cmd    Refund
 
-	// The original transaction is immutable: read before the transaction, it says which wallets to lock.
+	// The original transaction is immutable: read before the batch, it says which wallets to lock.
 	original eventstore.Transaction
 	parties  []eventstore.Party
 	found    bool
 	payer    uuid.UUID
 	payee    uuid.UUID
-
-	balances map[uuid.UUID]projector.Balance
-	refunded int64
-	position int64
 }
 
-func (p *refundPlan) preRead(ctx context.Context) error {
-	t, parties, err := eventstore.GetTransaction(ctx, p.c.store.Pool(), p.cmd.TransactionID)
+// refund plans moving money back along a transfer or capture. The total refunded never exceeds the original
+// amount. A refund gives no spending room back to a mandate the original was spent under.
+func (c *Commands) refund(ctx context.Context, caller auth.Caller, cmd Refund) (plan, error) {
+	p := &refundPlan{caller: caller, cmd: cmd}
+	t, parties, err := eventstore.GetTransaction(ctx, c.store.Pool(), cmd.TransactionID)
 	switch {
 	case err == nil:
 		p.original, p.parties, p.found = t, parties, true
@@ -66,12 +58,10 @@ func (p *refundPlan) preRead(ctx context.Context) error {
 		if v.FromWalletID != nil && v.ToWalletID != nil {
 			p.payer, p.payee = *v.FromWalletID, *v.ToWalletID
 		}
-		return nil
-	case errors.Is(err, eventstore.ErrTransactionNotFound):
-		return nil
-	default:
-		return err
+	case !errors.Is(err, eventstore.ErrTransactionNotFound):
+		return nil, err
 	}
+	return p, nil
 }
 
 func (p *refundPlan) refundable() bool {
@@ -79,17 +69,14 @@ func (p *refundPlan) refundable() bool {
 		p.payer != uuid.Nil && p.payee != uuid.Nil
 }
 
-func (p *refundPlan) read(b *pgx.Batch) {
+func (p *refundPlan) need(n *needs) {
 	if !p.refundable() {
 		return
 	}
-	ids := []uuid.UUID{p.payer, p.payee}
-	p.balances = make(map[uuid.UUID]projector.Balance, 2)
 	// Every refund of the original debits its payee, so this lock serialises them: the sum read after it sees
 	// every refund committed before, and two concurrent refunds cannot both fit in what is left.
-	projector.QueueLock(b, ids, p.balances)
-	eventstore.QueueRefundedSum(b, p.original.ID, &p.refunded)
-	eventstore.QueueNextPosition(b, &p.position)
+	n.lock(p.payer, p.payee)
+	n.refunded(p.original.ID)
 }
 
 // access says what the caller may do with the original: refund it (the payee's owner or an admin), only see it,
@@ -110,51 +97,32 @@ func (p *refundPlan) access() (see, refund bool) {
 	return see, refund
 }
 
-func (p *refundPlan) decide(b *pgx.Batch) (int, any, string, error) {
-	now := p.c.now()
+func (p *refundPlan) decide(d *decision) (Result, error) {
 	see, may := p.access()
 	switch {
 	case !p.found || !see:
-		return 0, nil, "", eventstore.Errorf(eventstore.ErrTransactionNotFound.Code, "transaction %s does not exist or is not visible to you", p.cmd.TransactionID)
+		return Result{}, eventstore.ErrTransactionNotFound.Withf("transaction %s does not exist or is not visible to you", p.cmd.TransactionID)
 	case !may:
-		return 0, nil, "", httpapi.Errorf("forbidden", "only the receiving wallet's owner or an admin may refund")
+		return Result{}, ErrForbidden.Withf("only the receiving wallet's owner or an admin may refund")
 	case !p.refundable():
-		return 0, nil, "", eventstore.Errorf(codeNotRefundable, "transaction %s is a %s; only transfers and captures can be refunded", p.original.ID, p.original.Kind)
+		return Result{}, ErrNotRefundable.Withf("transaction %s is a %s; only transfers and captures can be refunded", p.original.ID, p.original.Kind)
 	}
-	left := p.original.Amount - p.refunded
+	refunded := d.refundedSoFar(p.original.ID)
+	left := p.original.Amount - refunded
 	amount := left
 	if p.cmd.Amount != nil {
 		amount = *p.cmd.Amount
 	}
 	if amount > left || amount <= 0 {
-		return 0, nil, "", eventstore.Errorf(codeRefundExceedsOriginal, "transaction %s moved %d and %d of it is already refunded; at most %d can be refunded",
-			p.original.ID, p.original.Amount, p.refunded, left)
+		return Result{}, ErrRefundExceedsOriginal.Withf("transaction %s moved %d and %d of it is already refunded; at most %d can be refunded",
+			p.original.ID, p.original.Amount, refunded, left)
 	}
-	t := eventstore.Transaction{
-		ID: uuid.New(), Position: p.position, Kind: eventstore.KindRefund, Asset: p.original.Asset, Amount: amount,
-		Sub: p.caller.Sub, IdempotencyKey: p.idem.Key, RequestHash: p.idem.Hash, Description: p.cmd.Reason,
-		CreatedAt: now, RefundOf: &p.original.ID,
-		Entries: []eventstore.Entry{
-			{WalletID: p.payee, Asset: p.original.Asset, Amount: -amount},
-			{WalletID: p.payer, Asset: p.original.Asset, Amount: amount},
-		},
+	t := d.newTransaction(eventstore.KindRefund, p.original.Asset, amount, p.cmd.Reason, nil,
+		eventstore.Entry{WalletID: p.payee, Asset: p.original.Asset, Amount: -amount},
+		eventstore.Entry{WalletID: p.payer, Asset: p.original.Asset, Amount: amount})
+	t.RefundOf = &p.original.ID
+	if err := d.post(&t); err != nil {
+		return Result{}, err
 	}
-	if err := p.c.post(b, t, p.balances); err != nil {
-		return 0, nil, "", err
-	}
-	return http.StatusCreated, eventstore.ViewOf(t, p.c.isSystemIn(p.balances)), "/v1/transactions/" + t.ID.String(), nil
-}
-
-// Refund moves money back along a transfer or capture, under idem. The total refunded never exceeds the
-// original amount. A refund gives no spending room back to a mandate the original was spent under.
-func (c *Commands) Refund(ctx context.Context, caller auth.Caller, idem Idempotency, cmd Refund) (Outcome, error) {
-	p := &refundPlan{c: c, caller: caller, idem: idem, cmd: cmd}
-	if err := p.preRead(ctx); err != nil {
-		return Outcome{}, err
-	}
-	out, err := c.execute(ctx, idem, "/v1/transactions/"+cmd.TransactionID.String()+"/refunds", p)
-	if err == nil && !out.Replayed && !out.Problem {
-		telemetry.RecordCommit(ctx, eventstore.KindRefund)
-	}
-	return out, err
+	return Result{Body: eventstore.ViewOf(t, d.isSystem), ID: t.ID}, nil
 }

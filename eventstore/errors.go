@@ -42,12 +42,13 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// Errorf returns a domain error with code and a formatted detail.
-func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+// Withf returns the refusal e with a detail for the caller: how a named domain error (ErrInsufficientFunds, ...)
+// says what exactly was refused. errors.Is still matches it to e.
+func (e *Error) Withf(format string, args ...any) *Error {
+	return &Error{Code: e.Code, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Sentinels for errors.Is.
+// The journal's refusals, by name, for errors.Is; Withf gives one its detail.
 var (
 	ErrUnavailable         = &Error{Code: "service_unavailable", Detail: "the ledger database is unavailable; nothing was committed, retry with the same Idempotency-Key"}
 	ErrInsufficientFunds   = &Error{Code: "insufficient_funds"}
@@ -58,6 +59,8 @@ var (
 	ErrIdempotencyKeyReuse = &Error{Code: "idempotency_key_reuse"}
 	ErrIdempotencyKeyInUse = &Error{Code: "idempotency_key_in_use"}
 	ErrBalanceOutOfRange   = &Error{Code: "balance_out_of_range"}
+	ErrMandateNotFound     = &Error{Code: "mandate_not_found"}
+	ErrHoldNotFound        = &Error{Code: "hold_not_found"}
 )
 
 // Constraint names the classifier recognises.

@@ -93,17 +93,37 @@ func NewWalletEvent(w Wallet, sub string) Event {
 	}
 }
 
-// QueueEvents queues the outbox rows for events, with Watermill message UUID = event_id so consumers can
-// deduplicate. extra metadata (trace context) is added to every message.
+// QueueEvents queues the outbox rows for events, each carrying extra metadata (may be nil).
 func QueueEvents(b *pgx.Batch, events []Event, extra map[string]string) error {
+	out := make([]Outgoing, len(events))
+	for i, ev := range events {
+		out[i] = Outgoing{Event: ev, Metadata: extra}
+	}
+	return QueueOutbox(b, out)
+}
+
+// Outgoing is an event bound for the outbox with the metadata its message carries besides its type and partition
+// key: the trace context of the request that caused it, so one trace runs from the HTTP request to the broker.
+type Outgoing struct {
+	Event    Event
+	Metadata map[string]string
+}
+
+// QueueOutbox queues the outbox rows of events in one statement, in order, with Watermill message UUID = event_id
+// so consumers can deduplicate. An event's own keys (type, partition key) win over its extra metadata.
+func QueueOutbox(b *pgx.Batch, events []Outgoing) error {
+	if len(events) == 0 {
+		return nil
+	}
 	msgs := make(message.Messages, 0, len(events))
-	for _, ev := range events {
+	for _, o := range events {
+		ev := o.Event
 		payload, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", ev.Type, err)
 		}
 		msg := message.NewMessage(ev.EventID.String(), payload)
-		for k, v := range extra {
+		for k, v := range o.Metadata {
 			msg.Metadata.Set(k, v)
 		}
 		msg.Metadata.Set(MetadataEventType, ev.Type)
@@ -111,9 +131,6 @@ func QueueEvents(b *pgx.Batch, events []Event, extra map[string]string) error {
 			msg.Metadata.Set(MetadataPartitionKey, ev.WalletIDs[0].String())
 		}
 		msgs = append(msgs, msg)
-	}
-	if len(msgs) == 0 {
-		return nil
 	}
 	q, err := outboxSchema.InsertQuery(watermillsql.InsertQueryParams{Topic: OutboxTopic, Msgs: msgs})
 	if err != nil {

@@ -45,40 +45,6 @@ func (h Hold) ExpiredAt(now time.Time) bool {
 	return h.Status == HoldActive && !now.Before(h.ExpiresAt)
 }
 
-// HoldView is the JSON representation of a hold at one moment.
-type HoldView struct {
-	HoldID               uuid.UUID       `json:"hold_id"`
-	WalletID             uuid.UUID       `json:"wallet_id"`
-	ToWalletID           *uuid.UUID      `json:"to_wallet_id,omitempty"`
-	Asset                string          `json:"asset"`
-	Amount               int64           `json:"amount"`
-	CapturedAmount       int64           `json:"captured_amount"`
-	Status               string          `json:"status"`
-	ExpiresAt            time.Time       `json:"expires_at"`
-	Sub                  string          `json:"sub"`
-	MandateID            *uuid.UUID      `json:"mandate_id,omitempty"`
-	Description          string          `json:"description,omitempty"`
-	Metadata             json.RawMessage `json:"metadata"`
-	TransactionID        uuid.UUID       `json:"transaction_id"`
-	ReleaseTransactionID *uuid.UUID      `json:"release_transaction_id,omitempty"`
-	CreatedAt            time.Time       `json:"created_at"`
-	UpdatedAt            time.Time       `json:"updated_at"`
-}
-
-// ViewAt describes h as it stands at now.
-func (h Hold) ViewAt(now time.Time) HoldView {
-	status := h.Status
-	if h.ExpiredAt(now) {
-		status = HoldExpired
-	}
-	return HoldView{
-		HoldID: h.ID, WalletID: h.WalletID, ToWalletID: h.ToWalletID, Asset: h.Asset, Amount: h.Amount,
-		CapturedAmount: h.CapturedAmount, Status: status, ExpiresAt: h.ExpiresAt, Sub: h.Sub, MandateID: h.MandateID,
-		Description: h.Description, Metadata: metadataOrEmpty(h.Metadata), TransactionID: h.TransactionID,
-		ReleaseTransactionID: h.ReleaseTransactionID, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
-	}
-}
-
 // NewHoldEvent describes one step of a hold (typ is one of the hold.* events), made by journal transaction t.
 func NewHoldEvent(typ string, h Hold, t Transaction) Event {
 	view := h.ViewAt(t.CreatedAt)
@@ -107,43 +73,74 @@ func scanHold(row pgx.Row) (Hold, error) {
 	return h, err
 }
 
-// QueueInsertHold queues the insert of a new hold; its journal transaction must be queued before it.
-func QueueInsertHold(b *pgx.Batch, h Hold) {
+// QueueInsertHolds queues the insert of new holds in one statement; their journal transactions must be queued
+// before it.
+func QueueInsertHolds(b *pgx.Batch, hs []Hold) {
+	if len(hs) == 0 {
+		return
+	}
+	n := len(hs)
+	ids, wallets, txs := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	to, mandates := make([]*uuid.UUID, n), make([]*uuid.UUID, n)
+	assets, statuses, subs, descriptions, metadata := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	amounts := make([]int64, n)
+	expires, created := make([]time.Time, n), make([]time.Time, n)
+	periods := make([]*time.Time, n)
+	for i, h := range hs {
+		ids[i], wallets[i], assets[i], to[i], amounts[i], statuses[i] = h.ID, h.WalletID, h.Asset, h.ToWalletID, h.Amount, h.Status
+		expires[i], subs[i], mandates[i], periods[i] = h.ExpiresAt, h.Sub, h.MandateID, h.MandatePeriodStart
+		descriptions[i], metadata[i], txs[i], created[i] = h.Description, string(metadataOrEmpty(h.Metadata)), h.TransactionID, h.CreatedAt
+	}
 	b.Queue(`INSERT INTO holds (hold_id, wallet_id, asset, to_wallet_id, amount, captured_amount, status, expires_at,
 		sub, mandate_id, mandate_period_start, description, metadata, transaction_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, NULLIF($11, ''), $12, $13, $14, $14)`,
-		h.ID, h.WalletID, h.Asset, h.ToWalletID, h.Amount, h.Status, h.ExpiresAt, h.Sub, h.MandateID,
-		h.MandatePeriodStart, h.Description, metadataOrEmpty(h.Metadata), h.TransactionID, h.CreatedAt)
+		SELECT id, wallet, asset, dest, amount, 0, status, expires, sub, mandate, period, NULLIF(descr, ''), meta::jsonb,
+			tx, created, created
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::bigint[], $6::text[], $7::timestamptz[],
+			$8::text[], $9::uuid[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[], $14::timestamptz[])
+			AS h(id, wallet, asset, dest, amount, status, expires, sub, mandate, period, descr, meta, tx, created)`,
+		ids, wallets, assets, to, amounts, statuses, expires, subs, mandates, periods, descriptions, metadata, txs, created)
 }
 
-// QueueLockHold queues locking hold id (FOR UPDATE) and reading it into dst; found says whether it exists.
-func QueueLockHold(b *pgx.Batch, id uuid.UUID, dst *Hold, found *bool) {
-	b.Queue(`SELECT `+holdColumns+` FROM holds WHERE hold_id = $1 FOR UPDATE`, id).
+// QueueLockHolds queues locking the holds ids (FOR UPDATE, in hold_id order so concurrent writers never deadlock)
+// and reading them into dst; missing ones are absent from dst.
+func QueueLockHolds(b *pgx.Batch, ids []uuid.UUID, dst map[uuid.UUID]Hold) {
+	b.Queue(`SELECT `+holdColumns+` FROM holds WHERE hold_id = ANY($1) ORDER BY hold_id FOR UPDATE`, ids).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				h, err := scanHold(rows)
 				if err != nil {
 					return err
 				}
-				*dst, *found = h, true
+				dst[h.ID] = h
 			}
 			return rows.Err()
 		})
 }
 
-// QueueFinishHold queues the end state of a locked hold: captured, voided or expired by journal transaction
-// releaseTx.
-func QueueFinishHold(b *pgx.Batch, h Hold) {
-	b.Queue(`UPDATE holds SET status = $2, captured_amount = $3, release_transaction_id = $4, updated_at = $5,
-		to_wallet_id = $6 WHERE hold_id = $1`,
-		h.ID, h.Status, h.CapturedAmount, h.ReleaseTransactionID, h.UpdatedAt, h.ToWalletID)
+// QueueFinishHolds queues the end states of locked holds (captured, voided or expired by their release
+// transactions) in one statement.
+func QueueFinishHolds(b *pgx.Batch, hs []Hold) {
+	if len(hs) == 0 {
+		return
+	}
+	n := len(hs)
+	ids, to, releases := make([]uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n)
+	statuses, captured, updated := make([]string, n), make([]int64, n), make([]time.Time, n)
+	for i, h := range hs {
+		ids[i], statuses[i], captured[i], releases[i], updated[i], to[i] = h.ID, h.Status, h.CapturedAmount, h.ReleaseTransactionID, h.UpdatedAt, h.ToWalletID
+	}
+	b.Queue(`UPDATE holds h SET status = u.status, captured_amount = u.captured, release_transaction_id = u.release,
+		updated_at = u.updated, to_wallet_id = u.dest
+		FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::uuid[], $5::timestamptz[], $6::uuid[])
+			AS u(id, status, captured, release, updated, dest)
+		WHERE h.hold_id = u.id`, ids, statuses, captured, releases, updated, to)
 }
 
 // GetHold reads one hold.
 func GetHold(ctx context.Context, q Querier, id uuid.UUID) (Hold, error) {
 	h, err := scanHold(q.QueryRow(ctx, `SELECT `+holdColumns+` FROM holds WHERE hold_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, Errorf("hold_not_found", "hold %s does not exist or is not visible to you", id)
+		return Hold{}, ErrHoldNotFound.Withf("hold %s does not exist or is not visible to you", id)
 	}
 	if err != nil {
 		return Hold{}, classify(fmt.Errorf("read hold %s: %w", id, err))
@@ -165,9 +162,20 @@ func ListExpiredHolds(ctx context.Context, q Querier, now time.Time, limit int) 
 	return ids, nil
 }
 
-// QueueRefundedSum queues reading how much has been refunded of transaction id so far into dst. Run it after the
-// lock that serialises refunds of id, so that it sees every refund committed before.
-func QueueRefundedSum(b *pgx.Batch, id uuid.UUID, dst *int64) {
-	b.Queue(`SELECT coalesce(sum(amount), 0)::bigint FROM journal_transactions WHERE refund_of = $1`, id).
-		QueryRow(func(row pgx.Row) error { return row.Scan(dst) })
+// QueueRefundedSums queues reading how much has been refunded so far of each transaction in ids into dst
+// (transactions with no refund are absent). Run it after the locks that serialise refunds (the payees'
+// projections), so that it sees every refund committed before.
+func QueueRefundedSums(b *pgx.Batch, ids []uuid.UUID, dst map[uuid.UUID]int64) {
+	b.Queue(`SELECT refund_of, sum(amount)::bigint FROM journal_transactions WHERE refund_of = ANY($1) GROUP BY refund_of`, ids).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id uuid.UUID
+				var sum int64
+				if err := rows.Scan(&id, &sum); err != nil {
+					return err
+				}
+				dst[id] = sum
+			}
+			return rows.Err()
+		})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,38 +44,86 @@ type Transaction struct {
 	RefundOf  *uuid.UUID
 }
 
-// QueueNextPosition queues drawing the next journal position into dst. Positions are unique and increase with
-// time, but commit order can differ from draw order, so consumers that need gap-free order read the outbox.
+// QueueNextPositions queues drawing n journal positions into dst, in increasing order. Positions are unique and
+// increase with time, but commit order can differ from draw order (and a rolled-back write leaves a gap), so
+// consumers that need gap-free order read the outbox.
+func QueueNextPositions(b *pgx.Batch, n int, dst *[]int64) {
+	b.Queue(`SELECT nextval('journal_position_seq') FROM generate_series(1, $1::int)`, n).
+		Query(func(rows pgx.Rows) error {
+			positions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			slices.Sort(positions)
+			*dst = positions
+			return nil
+		})
+}
+
+// QueueNextPosition queues drawing one journal position into dst.
 func QueueNextPosition(b *pgx.Batch, dst *int64) {
 	b.Queue(`SELECT nextval('journal_position_seq')`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(dst)
 	})
 }
 
-// QueueAppend queues the journal transaction and its entries. A statement trigger checks that the entries belong to
-// this new transaction, the deferred trigger at COMMIT that they balance, and the foreign key each entry's asset
-// against its wallet's.
-func QueueAppend(b *pgx.Batch, t Transaction) {
+// QueueAppend queues one journal transaction and its entries.
+func QueueAppend(b *pgx.Batch, t Transaction) { QueueAppendAll(b, []Transaction{t}) }
+
+// QueueAppendAll queues the journal transactions ts and their entries, in order: two statements whatever len(ts),
+// so a batch of writes costs the database two inserts, not two per transaction. The statement trigger checks that
+// every entry belongs to a transaction inserted by this database transaction, the deferred trigger at COMMIT that
+// each transaction balances, and the foreign key each entry's asset against its wallet's.
+func QueueAppendAll(b *pgx.Batch, ts []Transaction) {
+	if len(ts) == 0 {
+		return
+	}
+	n := len(ts)
+	var (
+		ids, mandates, holds, refunds = make([]uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n)
+		positions, amounts            = make([]int64, n), make([]int64, n)
+		kinds, assets, subs, keys     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		descriptions, metadata        = make([]string, n), make([]string, n)
+		hashes                        = make([][]byte, n)
+		created                       = make([]time.Time, n)
+		entries                       int
+	)
+	for i, t := range ts {
+		ids[i], positions[i], kinds[i], assets[i], amounts[i] = t.ID, t.Position, t.Kind, t.Asset, t.Amount
+		subs[i], keys[i], hashes[i], descriptions[i] = t.Sub, t.IdempotencyKey, t.RequestHash, t.Description
+		metadata[i], created[i] = string(metadataOrEmpty(t.Metadata)), t.CreatedAt
+		mandates[i], holds[i], refunds[i] = t.MandateID, t.HoldID, t.RefundOf
+		entries += len(t.Entries)
+	}
 	b.Queue(`INSERT INTO journal_transactions
 		(transaction_id, position, kind, asset, amount, sub, idempotency_key, request_hash, description, metadata, created_at,
 		 mandate_id, hold_id, refund_of)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, $12, $13, $14)`,
-		t.ID, t.Position, t.Kind, t.Asset, t.Amount, t.Sub, t.IdempotencyKey, t.RequestHash, t.Description,
-		metadataOrEmpty(t.Metadata), t.CreatedAt, t.MandateID, t.HoldID, t.RefundOf)
-	wallets := make([]uuid.UUID, len(t.Entries))
-	assets := make([]string, len(t.Entries))
-	buckets := make([]string, len(t.Entries))
-	amounts := make([]int64, len(t.Entries))
-	for i, e := range t.Entries {
-		wallets[i], assets[i], amounts[i] = e.WalletID, e.Asset, e.Amount
-		buckets[i] = "available"
-		if e.Bucket == BucketHeld {
-			buckets[i] = BucketHeld
+		SELECT id, pos, kind, asset, amount, sub, key, hash, NULLIF(descr, ''), meta::jsonb, created, mandate, hold, refund
+		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::bytea[],
+			$9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::uuid[], $14::uuid[])
+			AS t(id, pos, kind, asset, amount, sub, key, hash, descr, meta, created, mandate, hold, refund)`,
+		ids, positions, kinds, assets, amounts, subs, keys, hashes, descriptions, metadata, created, mandates, holds, refunds)
+	txIDs := make([]uuid.UUID, 0, entries)
+	wallets := make([]uuid.UUID, 0, entries)
+	entryAssets := make([]string, 0, entries)
+	buckets := make([]string, 0, entries)
+	entryAmounts := make([]int64, 0, entries)
+	for _, t := range ts {
+		for _, e := range t.Entries {
+			bucket := "available"
+			if e.Bucket == BucketHeld {
+				bucket = BucketHeld
+			}
+			txIDs, wallets, entryAssets = append(txIDs, t.ID), append(wallets, e.WalletID), append(entryAssets, e.Asset)
+			buckets, entryAmounts = append(buckets, bucket), append(entryAmounts, e.Amount)
 		}
 	}
+	// WITH ORDINALITY and ORDER BY keep the entries' identity in the order given, which is the order the writes
+	// were decided in: the history read model walks a wallet's entries by entry_id.
 	b.Queue(`INSERT INTO journal_entries (transaction_id, wallet_id, asset, bucket, amount)
-		SELECT $1, w, a, k, m FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bigint[]) AS e(w, a, k, m)`,
-		t.ID, wallets, assets, buckets, amounts)
+		SELECT t, w, a, k, m FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[])
+			WITH ORDINALITY AS e(t, w, a, k, m, i) ORDER BY i`,
+		txIDs, wallets, entryAssets, buckets, entryAmounts)
 }
 
 // Party is the wallet behind one entry: who owns it and whether it is a system wallet.
@@ -93,7 +142,7 @@ func GetTransaction(ctx context.Context, q Querier, id uuid.UUID) (Transaction, 
 		Scan(&t.ID, &t.Position, &t.Kind, &t.Asset, &t.Amount, &t.Sub, &t.IdempotencyKey, &desc, &t.Metadata, &t.CreatedAt,
 			&t.MandateID, &t.HoldID, &t.RefundOf)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Transaction{}, nil, Errorf(ErrTransactionNotFound.Code, "transaction %s does not exist or is not visible to you", id)
+		return Transaction{}, nil, ErrTransactionNotFound.Withf("transaction %s does not exist or is not visible to you", id)
 	}
 	if err != nil {
 		return Transaction{}, nil, classify(fmt.Errorf("read transaction %s: %w", id, err))

@@ -92,49 +92,6 @@ func PeriodStart(kind string, created, now time.Time) time.Time {
 	}
 }
 
-// LimitView is a mandate's spending limit.
-type LimitView struct {
-	Amount int64  `json:"amount"`
-	Period string `json:"period"`
-}
-
-// MandateView is the JSON representation of a mandate at one moment.
-type MandateView struct {
-	MandateID           uuid.UUID   `json:"mandate_id"`
-	WalletID            uuid.UUID   `json:"wallet_id"`
-	Asset               string      `json:"asset"`
-	Agent               string      `json:"agent"`
-	GrantedBy           string      `json:"granted_by"`
-	Status              string      `json:"status"`
-	MaxPerTransaction   *int64      `json:"max_per_transaction,omitempty"`
-	Limit               *LimitView  `json:"limit,omitempty"`
-	AllowedDestinations []uuid.UUID `json:"allowed_destinations,omitempty"`
-	Description         string      `json:"description,omitempty"`
-	SpentInPeriod       int64       `json:"spent_in_period"`
-	Remaining           *int64      `json:"remaining,omitempty"`
-	PeriodStart         time.Time   `json:"period_start"`
-	ExpiresAt           time.Time   `json:"expires_at"`
-	CreatedAt           time.Time   `json:"created_at"`
-	RevokedAt           *time.Time  `json:"revoked_at,omitempty"`
-	RevokedBy           string      `json:"revoked_by,omitempty"`
-}
-
-// ViewAt describes m as it stands at now.
-func (m Mandate) ViewAt(now time.Time) MandateView {
-	v := MandateView{
-		MandateID: m.ID, WalletID: m.WalletID, Asset: m.Asset, Agent: m.Agent, GrantedBy: m.GrantedBy,
-		Status: m.StatusAt(now), MaxPerTransaction: m.MaxPerTransaction, AllowedDestinations: m.AllowedDestinations,
-		Description: m.Description, SpentInPeriod: m.SpentAt(now), PeriodStart: m.CurrentPeriod(now),
-		ExpiresAt: m.ExpiresAt, CreatedAt: m.CreatedAt, RevokedAt: m.RevokedAt, RevokedBy: m.RevokedBy,
-	}
-	if m.LimitAmount != nil {
-		v.Limit = &LimitView{Amount: *m.LimitAmount, Period: m.LimitPeriod}
-		remaining := max(*m.LimitAmount-v.SpentInPeriod, 0)
-		v.Remaining = &remaining
-	}
-	return v
-}
-
 // NewMandateEvent describes a granted or revoked mandate.
 func NewMandateEvent(typ string, m Mandate, sub string, now time.Time) Event {
 	view := m.ViewAt(now)
@@ -189,51 +146,52 @@ func QueueInsertMandate(b *pgx.Batch, m Mandate) {
 		m.Description, m.Status, m.ExpiresAt, m.CreatedAt, m.PeriodStart, m.SpentInPeriod, m.UpdatedAt)
 }
 
-// QueueLockMandate queues locking mandate id (FOR UPDATE) and reading it into dst; a missing one leaves dst empty.
-func QueueLockMandate(b *pgx.Batch, id uuid.UUID, dst *[]Mandate) {
-	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE mandate_id = $1 FOR UPDATE`, id).
-		Query(func(rows pgx.Rows) error { return scanMandates(rows, dst) })
-}
-
-// QueueLockAgentMandates queues locking every mandate agent holds on walletID (active or not), in mandate_id
-// order, into dst, and whether there is any at all into anyExist. One statement answers both, because it runs on
-// every spend by a non-admin, owners' own included; callers filter with ActiveAt.
-func QueueLockAgentMandates(b *pgx.Batch, walletID uuid.UUID, agent string, dst *[]Mandate, anyExist *bool) {
-	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE wallet_id = $1 AND agent = $2
-		ORDER BY mandate_id FOR UPDATE`, walletID, agent).
+// QueueLockMandates queues locking, in one statement and in mandate_id order (so concurrent writers never
+// deadlock), the mandates ids and every mandate the agents[i] hold on wallets[i] (active or not), reading them
+// into dst. Callers filter with ActiveAt.
+func QueueLockMandates(b *pgx.Batch, ids, wallets []uuid.UUID, agents []string, dst map[uuid.UUID]Mandate) {
+	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE mandate_id = ANY($1)
+		OR (wallet_id, agent) IN (SELECT w, a FROM unnest($2::uuid[], $3::text[]) AS p(w, a))
+		ORDER BY mandate_id FOR UPDATE`, ids, wallets, agents).
 		Query(func(rows pgx.Rows) error {
-			if err := scanMandates(rows, dst); err != nil {
-				return err
+			for rows.Next() {
+				m, err := scanMandate(rows)
+				if err != nil {
+					return err
+				}
+				dst[m.ID] = m
 			}
-			*anyExist = len(*dst) > 0
-			return nil
+			return rows.Err()
 		})
 }
 
-// QueueAgentHasMandates queues learning whether agent holds any mandate on walletID (active or not), without
-// locking: a spend that names a mandate uses it to decide what the caller may know about the wallet.
-func QueueAgentHasMandates(b *pgx.Batch, walletID uuid.UUID, agent string, dst *bool) {
-	b.Queue(`SELECT EXISTS (SELECT 1 FROM mandates WHERE wallet_id = $1 AND agent = $2)`, walletID, agent).
-		QueryRow(func(row pgx.Row) error { return row.Scan(dst) })
-}
-
-// QueueUpdateMandateSpend queues storing a locked mandate's spending counter.
-func QueueUpdateMandateSpend(b *pgx.Batch, m Mandate, now time.Time) {
-	b.Queue(`UPDATE mandates SET period_start = $2, spent_in_period = $3, updated_at = $4 WHERE mandate_id = $1`,
-		m.ID, m.PeriodStart, m.SpentInPeriod, now)
-}
-
-// QueueRevokeMandate queues revoking a locked mandate.
-func QueueRevokeMandate(b *pgx.Batch, id uuid.UUID, by string, now time.Time) {
-	b.Queue(`UPDATE mandates SET status = 'revoked', revoked_at = $2, revoked_by = $3, updated_at = $2
-		WHERE mandate_id = $1`, id, now, by)
+// QueueSaveMandates queues storing what a write may change of locked mandates (status, revocation, spending
+// counter), in one statement.
+func QueueSaveMandates(b *pgx.Batch, ms []Mandate) {
+	if len(ms) == 0 {
+		return
+	}
+	n := len(ms)
+	ids, statuses, revokedBy := make([]uuid.UUID, n), make([]string, n), make([]string, n)
+	revokedAt := make([]*time.Time, n)
+	periods, updated := make([]time.Time, n), make([]time.Time, n)
+	spent := make([]int64, n)
+	for i, m := range ms {
+		ids[i], statuses[i], revokedAt[i], revokedBy[i] = m.ID, m.Status, m.RevokedAt, m.RevokedBy
+		periods[i], spent[i], updated[i] = m.PeriodStart, m.SpentInPeriod, m.UpdatedAt
+	}
+	b.Queue(`UPDATE mandates m SET status = u.status, revoked_at = u.revoked_at, revoked_by = NULLIF(u.revoked_by, ''),
+		period_start = u.period, spent_in_period = u.spent, updated_at = u.updated
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::bigint[], $7::timestamptz[])
+			AS u(id, status, revoked_at, revoked_by, period, spent, updated)
+		WHERE m.mandate_id = u.id`, ids, statuses, revokedAt, revokedBy, periods, spent, updated)
 }
 
 // GetMandate reads one mandate.
 func GetMandate(ctx context.Context, q Querier, id uuid.UUID) (Mandate, error) {
 	m, err := scanMandate(q.QueryRow(ctx, `SELECT `+mandateColumns+` FROM mandates WHERE mandate_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Mandate{}, Errorf("mandate_not_found", "mandate %s does not exist or is not visible to you", id)
+		return Mandate{}, ErrMandateNotFound.Withf("mandate %s does not exist or is not visible to you", id)
 	}
 	if err != nil {
 		return Mandate{}, classify(fmt.Errorf("read mandate %s: %w", id, err))

@@ -52,6 +52,10 @@ func (s *Store) SetAcquireTimeout(d time.Duration) {
 	}
 }
 
+// AcquireTimeout is how long a write may wait for capacity (a connection, a place in the write queue) before it
+// answers ErrUnavailable.
+func (s *Store) AcquireTimeout() time.Duration { return s.acquireTimeout }
+
 // acquire takes a pooled connection, waiting at most acquireTimeout (and never past ctx).
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)

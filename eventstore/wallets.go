@@ -74,7 +74,7 @@ func GetWallet(ctx context.Context, q Querier, id uuid.UUID) (Wallet, error) {
 	w, err := scanWallet(q.QueryRow(ctx,
 		`SELECT wallet_id, asset, owner, kind, metadata, created_at FROM wallets WHERE wallet_id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Wallet{}, Errorf(ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", id)
+		return Wallet{}, ErrWalletNotFound.Withf("wallet %s does not exist or is not visible to you", id)
 	}
 	if err != nil {
 		return Wallet{}, classify(fmt.Errorf("read wallet %s: %w", id, err))

@@ -107,7 +107,7 @@ func (a *Auditor) Wallet(ctx context.Context, walletID uuid.UUID) (WalletAudit, 
 	}
 	// A wallet whose projection is missing is a finding, not a 404: it answers inconsistent with a zero projection.
 	if len(out) == 0 || !out[0].HasWallet {
-		return WalletAudit{}, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", walletID)
+		return WalletAudit{}, eventstore.ErrWalletNotFound.Withf("wallet %s does not exist or is not visible to you", walletID)
 	}
 	return out[0], nil
 }

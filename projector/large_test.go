@@ -77,7 +77,8 @@ func generateLedger(t *testing.T, pool *pgxpool.Pool, wallets, entries int) {
 		_, err := conn.Exec(ctx, q)
 		require.NoError(t, err, q)
 		if d := time.Since(began); d > time.Second {
-			t.Logf("%s: %s", d.Round(time.Millisecond), strings.Join(strings.Fields(q), " ")[:60])
+			text := strings.Join(strings.Fields(q), " ")
+			t.Logf("%s: %s", d.Round(time.Millisecond), text[:min(len(text), 60)])
 		}
 	}
 }

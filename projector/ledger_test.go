@@ -47,6 +47,7 @@ func newLedger(t testing.TB, pool *pgxpool.Pool) *ledger {
 	require.NoError(t, err)
 	c, err := command.New(store, systemBase, 24*time.Hour)
 	require.NoError(t, err)
+	t.Cleanup(c.Close)
 	return &ledger{t: t, pool: pool, store: store, cmd: c}
 }
 
@@ -60,7 +61,7 @@ var admin = auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
 func (l *ledger) wallet(asset string) uuid.UUID {
 	l.t.Helper()
 	id := uuid.New()
-	out, err := l.cmd.CreateWallet(context.Background(), admin, l.idem(admin.Sub),
+	out, err := l.cmd.CreateWallet.Run(context.Background(), admin, l.idem(admin.Sub),
 		command.CreateWallet{WalletID: id, Asset: asset, Owner: "owner-" + id.String()[:8]})
 	require.NoError(l.t, err)
 	require.Equal(l.t, 201, out.Status, "%s", out.Body)
@@ -69,7 +70,7 @@ func (l *ledger) wallet(asset string) uuid.UUID {
 
 func (l *ledger) adjust(w uuid.UUID, asset string, amount int64) {
 	l.t.Helper()
-	out, err := l.cmd.Adjust(context.Background(), admin, l.idem(admin.Sub),
+	out, err := l.cmd.Adjust.Run(context.Background(), admin, l.idem(admin.Sub),
 		command.Adjustment{WalletID: w, Asset: asset, Amount: amount, Reason: "test"})
 	require.NoError(l.t, err)
 	require.Equal(l.t, 201, out.Status, "%s", out.Body)
@@ -77,7 +78,7 @@ func (l *ledger) adjust(w uuid.UUID, asset string, amount int64) {
 
 // transfer moves amount; it reports whether the ledger accepted it (insufficient funds is a valid refusal).
 func (l *ledger) transfer(ctx context.Context, from, to uuid.UUID, asset string, amount int64) (bool, error) {
-	out, err := l.cmd.Transfer(ctx, admin, l.idem(admin.Sub),
+	out, err := l.cmd.Transfer.Run(ctx, admin, l.idem(admin.Sub),
 		command.Transfer{FromWalletID: from, ToWalletID: to, Asset: asset, Amount: amount})
 	if err != nil {
 		if errors.Is(err, eventstore.ErrUnavailable) {

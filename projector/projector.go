@@ -54,10 +54,13 @@ func QueueLock(b *pgx.Batch, ids []uuid.UUID, dst map[uuid.UUID]Balance) {
 		})
 }
 
-// Delta is the change a transaction makes to one wallet.
+// Delta is the change one or more transactions make to one wallet.
 type Delta struct {
 	Balance int64
 	Held    int64
+	// Transactions is how many journal transactions the delta sums (0 counts as 1): the projection's version
+	// grows by one per transaction, whether they are applied one at a time or a batch at once.
+	Transactions int64
 }
 
 // Deltas sums entries per wallet, refusing a sum that would overflow.
@@ -67,11 +70,11 @@ func Deltas(entries []eventstore.Entry) (map[uuid.UUID]Delta, error) {
 		d := out[e.WalletID]
 		var ok bool
 		if d.Balance, ok = add(d.Balance, e.Amount); !ok {
-			return nil, eventstore.Errorf(eventstore.ErrBalanceOutOfRange.Code, "the entries of wallet %s overflow", e.WalletID)
+			return nil, eventstore.ErrBalanceOutOfRange.Withf("the entries of wallet %s overflow", e.WalletID)
 		}
 		if e.Bucket == eventstore.BucketHeld {
 			if d.Held, ok = add(d.Held, e.Amount); !ok {
-				return nil, eventstore.Errorf(eventstore.ErrBalanceOutOfRange.Code, "the held entries of wallet %s overflow", e.WalletID)
+				return nil, eventstore.ErrBalanceOutOfRange.Withf("the held entries of wallet %s overflow", e.WalletID)
 			}
 		}
 		out[e.WalletID] = d
@@ -91,32 +94,37 @@ func Check(locked map[uuid.UUID]Balance, deltas map[uuid.UUID]Delta) error {
 		newBal, ok1 := add(cur.Balance, d.Balance)
 		newHeld, ok2 := add(cur.Held, d.Held)
 		if !ok1 || !ok2 {
-			return eventstore.Errorf(eventstore.ErrBalanceOutOfRange.Code, "the balance of wallet %s would leave the 64-bit range", id)
+			return eventstore.ErrBalanceOutOfRange.Withf("the balance of wallet %s would leave the 64-bit range", id)
 		}
 		if cur.Kind == eventstore.KindSystem {
 			continue
 		}
 		if newHeld < 0 || newBal-newHeld < 0 {
-			return eventstore.Errorf(eventstore.ErrInsufficientFunds.Code,
+			return eventstore.ErrInsufficientFunds.Withf(
 				"wallet %s has %d available, the operation needs %d", id, cur.Available(), -(d.Balance - d.Held))
 		}
 	}
 	return nil
 }
 
-// QueueApply queues the projection update for deltas. The rows must have been locked by QueueLock in the same
-// transaction.
+// QueueApply queues the projection update for deltas: one row per wallet, however many transactions its delta
+// sums, so a wallet that a whole batch pays is written once. The rows must have been locked by QueueLock in the
+// same transaction.
 func QueueApply(b *pgx.Batch, deltas map[uuid.UUID]Delta, now time.Time) {
+	if len(deltas) == 0 {
+		return
+	}
 	ids := make([]uuid.UUID, 0, len(deltas))
 	bal := make([]int64, 0, len(deltas))
 	held := make([]int64, 0, len(deltas))
+	versions := make([]int64, 0, len(deltas))
 	for id, d := range deltas {
-		ids, bal, held = append(ids, id), append(bal, d.Balance), append(held, d.Held)
+		ids, bal, held, versions = append(ids, id), append(bal, d.Balance), append(held, d.Held), append(versions, max(d.Transactions, 1))
 	}
 	b.Queue(`UPDATE balance_projections p SET balance = p.balance + d.balance, held = p.held + d.held,
-		version = p.version + 1, updated_at = $4
-		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS d(wallet_id, balance, held)
-		WHERE p.wallet_id = d.wallet_id`, ids, bal, held, now)
+		version = p.version + d.versions, updated_at = $5
+		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(wallet_id, balance, held, versions)
+		WHERE p.wallet_id = d.wallet_id`, ids, bal, held, versions, now)
 }
 
 // GetBalance reads one wallet's projection.
@@ -124,7 +132,7 @@ func GetBalance(ctx context.Context, q eventstore.Querier, walletID uuid.UUID) (
 	bal, err := scanBalance(q.QueryRow(ctx, `SELECT wallet_id, asset, kind, balance, held, version, updated_at
 		FROM balance_projections WHERE wallet_id = $1`, walletID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Balance{}, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", walletID)
+		return Balance{}, eventstore.ErrWalletNotFound.Withf("wallet %s does not exist or is not visible to you", walletID)
 	}
 	if err != nil {
 		return Balance{}, eventstore.Classify(fmt.Errorf("read balance of %s: %w", walletID, err))

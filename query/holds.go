@@ -32,7 +32,7 @@ func (q *Queries) Hold(ctx context.Context, caller auth.Caller, id uuid.UUID) (e
 		}
 	}
 	if !visible {
-		return eventstore.HoldView{}, eventstore.Errorf("hold_not_found", "hold %s does not exist or is not visible to you", id)
+		return eventstore.HoldView{}, eventstore.ErrHoldNotFound.Withf("hold %s does not exist or is not visible to you", id)
 	}
 	return h.ViewAt(time.Now().UTC()), nil
 }

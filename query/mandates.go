@@ -46,7 +46,7 @@ func (q *Queries) Mandate(ctx context.Context, caller auth.Caller, id uuid.UUID)
 	if m.Agent != caller.Sub {
 		if _, err := q.visibleWallet(ctx, caller, m.WalletID); err != nil {
 			if errors.Is(err, eventstore.ErrWalletNotFound) {
-				return eventstore.MandateView{}, eventstore.Errorf("mandate_not_found", "mandate %s does not exist or is not visible to you", id)
+				return eventstore.MandateView{}, eventstore.ErrMandateNotFound.Withf("mandate %s does not exist or is not visible to you", id)
 			}
 			return eventstore.MandateView{}, err
 		}

@@ -62,7 +62,7 @@ func (q *Queries) visibleWallet(ctx context.Context, caller auth.Caller, id uuid
 		return eventstore.Wallet{}, err
 	}
 	if !caller.IsAdmin() && (w.Kind != eventstore.KindUser || w.Owner != caller.Sub) {
-		return eventstore.Wallet{}, eventstore.Errorf(eventstore.ErrWalletNotFound.Code, "wallet %s does not exist or is not visible to you", id)
+		return eventstore.Wallet{}, eventstore.ErrWalletNotFound.Withf("wallet %s does not exist or is not visible to you", id)
 	}
 	return w, nil
 }
@@ -124,7 +124,7 @@ func (q *Queries) Transaction(ctx context.Context, caller auth.Caller, id uuid.U
 		}
 	}
 	if !visible {
-		return eventstore.TransactionView{}, eventstore.Errorf(eventstore.ErrTransactionNotFound.Code, "transaction %s does not exist or is not visible to you", id)
+		return eventstore.TransactionView{}, eventstore.ErrTransactionNotFound.Withf("transaction %s does not exist or is not visible to you", id)
 	}
 	return eventstore.ViewOf(t, func(w uuid.UUID) bool { return system[w] }), nil
 }

@@ -68,6 +68,7 @@ func newLedger(t testing.TB) *ledger {
 	require.NoError(t, err)
 	cmds, err := command.New(store, uuid.MustParse(config.DefaultSystemWalletID), 48*time.Hour)
 	require.NoError(t, err)
+	t.Cleanup(cmds.Close)
 	return &ledger{t: t, url: url, pool: pool, cmds: cmds}
 }
 
@@ -80,7 +81,7 @@ func (l *ledger) wallet(ctx context.Context) uuid.UUID {
 	l.t.Helper()
 	cmd, err := l.cmds.ValidateCreateWallet(admin, command.CreateWalletRequest{Asset: "USD"})
 	require.NoError(l.t, err)
-	out, err := l.cmds.CreateWallet(ctx, admin, idem(), cmd)
+	out, err := l.cmds.CreateWallet.Run(ctx, admin, idem(), cmd)
 	require.NoError(l.t, err)
 	require.Equal(l.t, 201, out.Status, string(out.Body))
 	return cmd.WalletID
@@ -91,7 +92,7 @@ func (l *ledger) fund(ctx context.Context, w uuid.UUID, amount int64) {
 	reason := "test funding"
 	cmd, err := command.ValidateAdjustment(command.AdjustmentRequest{WalletID: w.String(), Amount: &amount, Asset: "USD", Reason: &reason})
 	require.NoError(l.t, err)
-	out, err := l.cmds.Adjust(ctx, admin, idem(), cmd)
+	out, err := l.cmds.Adjust.Run(ctx, admin, idem(), cmd)
 	require.NoError(l.t, err)
 	require.Equal(l.t, 201, out.Status, string(out.Body))
 }
@@ -102,7 +103,7 @@ func (l *ledger) transfer(ctx context.Context, from, to uuid.UUID, amount int64)
 	if err != nil {
 		return 0, err
 	}
-	out, err := l.cmds.Transfer(ctx, admin, idem(), cmd)
+	out, err := l.cmds.Transfer.Run(ctx, admin, idem(), cmd)
 	if err != nil {
 		return 0, err
 	}

@@ -89,7 +89,7 @@ func TestEveryCommittedWriteAndNothingElseGoesDownstream(t *testing.T) {
 			cmd, err := command.ValidateTransfer(command.TransferRequest{FromWalletID: a.String(), ToWalletID: c.String(), Amount: &one, Asset: "USD"})
 			require.NoError(t, err)
 			for i := 0; i < 2; i++ { // the replay of a key commits nothing new
-				out, err := l.cmds.Transfer(ctx, admin, key, cmd)
+				out, err := l.cmds.Transfer.Run(ctx, admin, key, cmd)
 				require.NoError(t, err)
 				require.Equal(t, 201, out.Status)
 			}

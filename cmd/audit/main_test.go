@@ -54,15 +54,16 @@ func TestAuditExitCodes(t *testing.T) {
 	require.NoError(t, err)
 	cmds, err := command.New(store, uuid.MustParse("00000000-0000-0000-0000-000000000001"), 24*time.Hour)
 	require.NoError(t, err)
+	t.Cleanup(cmds.Close)
 	admin := auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
 	idem := func() command.Idempotency {
 		k := uuid.NewString()
 		return command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)}
 	}
 	w := uuid.New()
-	_, err = cmds.CreateWallet(ctx, admin, idem(), command.CreateWallet{WalletID: w, Asset: "AUD", Owner: "ann"})
+	_, err = cmds.CreateWallet.Run(ctx, admin, idem(), command.CreateWallet{WalletID: w, Asset: "AUD", Owner: "ann"})
 	require.NoError(t, err)
-	out, err := cmds.Adjust(ctx, admin, idem(), command.Adjustment{WalletID: w, Asset: "AUD", Amount: 500, Reason: "seed"})
+	out, err := cmds.Adjust.Run(ctx, admin, idem(), command.Adjustment{WalletID: w, Asset: "AUD", Amount: 500, Reason: "seed"})
 	require.NoError(t, err)
 	require.Equal(t, 201, out.Status)
 

@@ -127,11 +127,12 @@ func holdSweeper(pool *pgxpool.Pool, cfg config.Config) (relay.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	commands, err := command.New(store, cfg.SystemWalletID, cfg.IdempotencyTTL)
-	if err != nil {
-		return nil, err
-	}
 	return relay.WithWorker(relay.Worker{Name: "hold-expiry", Run: func(ctx context.Context) error {
+		commands, err := command.New(store, cfg.SystemWalletID, cfg.IdempotencyTTL)
+		if err != nil {
+			return err
+		}
+		defer commands.Close()
 		return commands.RunHoldSweeper(ctx, command.HoldSweepInterval)
 	}}), nil
 }

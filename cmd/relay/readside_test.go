@@ -34,14 +34,15 @@ func TestRelayRunsTheReadSide(t *testing.T) {
 	require.NoError(t, err)
 	cmds, err := command.New(store, uuid.MustParse("00000000-0000-0000-0000-000000000001"), 24*time.Hour)
 	require.NoError(t, err)
+	t.Cleanup(cmds.Close)
 	admin := auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
 	w := uuid.New()
 	k := uuid.NewString()
-	_, err = cmds.CreateWallet(ctx, admin, command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)},
+	_, err = cmds.CreateWallet.Run(ctx, admin, command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)},
 		command.CreateWallet{WalletID: w, Asset: "RLY", Owner: "r"})
 	require.NoError(t, err)
 	k = uuid.NewString()
-	out, err := cmds.Adjust(ctx, admin, command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)},
+	out, err := cmds.Adjust.Run(ctx, admin, command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)},
 		command.Adjustment{WalletID: w, Asset: "RLY", Amount: 70, Reason: "seed"})
 	require.NoError(t, err)
 	require.Equal(t, 201, out.Status)

@@ -38,6 +38,8 @@ func run() int {
 		return 2
 	}
 	defer a.pool.Close()
+	// After the server has drained: the writes in flight are answered, then the batcher stops.
+	defer a.commands.Close()
 	go a.purgeKeys(ctx, 10*time.Minute)
 	serveDebug()
 

@@ -57,10 +57,17 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 		return nil, err
 	}
 	if err := commands.SetHoldMaxTTL(cfg.HoldMaxTTL); err != nil {
+		commands.Close()
+		return nil, err
+	}
+	if err := commands.SetBatching(command.BatchConfig{Max: cfg.WriteBatchMax, Wait: cfg.WriteBatchWait,
+		Workers: cfg.WriteBatchWorkers, Timeout: cfg.StatementTimeout + cfg.LockTimeout}); err != nil {
+		commands.Close()
 		return nil, err
 	}
 	queries, err := query.New(store)
 	if err != nil {
+		commands.Close()
 		return nil, err
 	}
 	return &app{cfg: cfg, pool: pool, commands: commands, queries: queries}, nil

@@ -35,6 +35,7 @@ func TestProjectionsRebuildOnALiveLedger(t *testing.T) {
 	require.NoError(t, err)
 	cmds, err := command.New(store, uuid.MustParse("00000000-0000-0000-0000-000000000001"), 24*time.Hour)
 	require.NoError(t, err)
+	t.Cleanup(cmds.Close)
 	admin := auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
 	idem := func() command.Idempotency {
 		k := uuid.NewString()
@@ -43,9 +44,9 @@ func TestProjectionsRebuildOnALiveLedger(t *testing.T) {
 	wallets := make([]uuid.UUID, 4)
 	for i := range wallets {
 		wallets[i] = uuid.New()
-		_, err := cmds.CreateWallet(ctx, admin, idem(), command.CreateWallet{WalletID: wallets[i], Asset: "NZD", Owner: "o"})
+		_, err := cmds.CreateWallet.Run(ctx, admin, idem(), command.CreateWallet{WalletID: wallets[i], Asset: "NZD", Owner: "o"})
 		require.NoError(t, err)
-		out, err := cmds.Adjust(ctx, admin, idem(), command.Adjustment{WalletID: wallets[i], Asset: "NZD", Amount: 10_000, Reason: "seed"})
+		out, err := cmds.Adjust.Run(ctx, admin, idem(), command.Adjustment{WalletID: wallets[i], Asset: "NZD", Amount: 10_000, Reason: "seed"})
 		require.NoError(t, err)
 		require.Equal(t, 201, out.Status)
 	}
@@ -72,7 +73,7 @@ func TestProjectionsRebuildOnALiveLedger(t *testing.T) {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
 				from, to := wallets[(i+g)%4], wallets[(i+g+1)%4]
-				o, err := cmds.Transfer(ctx, admin, idem(), command.Transfer{FromWalletID: from, ToWalletID: to, Asset: "NZD", Amount: int64(1 + i%9)})
+				o, err := cmds.Transfer.Run(ctx, admin, idem(), command.Transfer{FromWalletID: from, ToWalletID: to, Asset: "NZD", Amount: int64(1 + i%9)})
 				if err == nil && o.Status == 201 {
 					committed.Add(1)
 				} else if err != nil && !errors.Is(err, eventstore.ErrUnavailable) {

@@ -151,10 +151,11 @@ func TestOutboxPrune(t *testing.T) {
 	require.NoError(t, err)
 	cmds, err := command.New(store, uuid.MustParse("00000000-0000-0000-0000-000000000001"), 24*time.Hour)
 	require.NoError(t, err)
+	t.Cleanup(cmds.Close)
 	admin := auth.Caller{Sub: "ops", Scopes: []string{auth.ScopeAdmin}}
 	for range 5 {
 		k := uuid.NewString()
-		_, err := cmds.CreateWallet(ctx, admin, command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)},
+		_, err := cmds.CreateWallet.Run(ctx, admin, command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)},
 			command.CreateWallet{WalletID: uuid.New(), Asset: "NZD", Owner: "o"})
 		require.NoError(t, err)
 	}

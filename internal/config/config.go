@@ -37,6 +37,9 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	IdempotencyTTL     time.Duration
 	HoldMaxTTL         time.Duration // how far ahead a hold may expire
+	WriteBatchMax      int           // writes one group commit carries at most; 1 turns it off
+	WriteBatchWait     time.Duration // how long a batch waits for more writes after its first; 0: none
+	WriteBatchWorkers  int           // batches in flight at once
 	LogLevel           string
 	UsingDefaultSecret bool
 }
@@ -69,6 +72,11 @@ func Load() (Config, error) {
 		errs = append(errs, "DB_MAX_CONNS: want a positive integer")
 	}
 	c.DBMaxConns = int32(conns)
+	c.WriteBatchMax = positiveInt(&errs, "WRITE_BATCH_MAX", "256", 4096)
+	c.WriteBatchWorkers = positiveInt(&errs, "WRITE_BATCH_WORKERS", "2", 64)
+	if c.WriteBatchWait, err = time.ParseDuration(env("WRITE_BATCH_WAIT", "0s")); err != nil || c.WriteBatchWait < 0 || c.WriteBatchWait > time.Second {
+		errs = append(errs, "WRITE_BATCH_WAIT: want a duration from 0s to 1s, such as 500us")
+	}
 	durations := []struct {
 		name, def string
 		dst       *time.Duration
@@ -99,6 +107,16 @@ func Load() (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// positiveInt parses the integer setting name (default def) between 1 and most, noting a bad value in errs.
+func positiveInt(errs *[]string, name, def string, most int64) int {
+	v, err := strconv.ParseInt(env(name, def), 10, 32)
+	if err != nil || v < 1 || v > most {
+		*errs = append(*errs, fmt.Sprintf("%s: want an integer from 1 to %d", name, most))
+		return 0
+	}
+	return int(v)
 }
 
 func env(name, def string) string {

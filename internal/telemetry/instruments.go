@@ -25,6 +25,9 @@ type instrumentSet struct {
 	relayed     metric.Int64Counter
 	publishErrs metric.Int64Counter
 	quarantined metric.Int64Counter
+	batchSize   metric.Int64Histogram
+	batchTime   metric.Float64Histogram
+	batchRetry  metric.Int64Counter
 }
 
 // gauges carries the last values the observable gauges report; it outlives any one provider.
@@ -100,6 +103,18 @@ func newInstrumentSet(m metric.Meter) (*instrumentSet, error) {
 			o.Observe(gauges.dbReady.Load())
 			return nil
 		}))
+	add(err)
+	s.batchSize, err = m.Int64Histogram("ledger.write.batch.size",
+		metric.WithDescription("Writes committed together by one group commit."), metric.WithUnit("{request}"),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
+	add(err)
+	s.batchTime, err = m.Float64Histogram("ledger.write.batch.duration",
+		metric.WithDescription("Time from a batch's first read to its COMMIT."), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(httpDurationBuckets...))
+	add(err)
+	s.batchRetry, err = m.Int64Counter("ledger.write.batch.retries",
+		metric.WithDescription("Batches that failed as a whole and whose writes were run again one by one."),
+		metric.WithUnit("{batch}"))
 	add(err)
 	s.httpServer, err = m.Float64Histogram(httpServerDuration,
 		metric.WithDescription("Duration of HTTP server requests."), metric.WithUnit("s"),

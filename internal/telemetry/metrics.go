@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -35,4 +36,16 @@ func SetDBReady(ready bool) {
 		return
 	}
 	gauges.dbReady.Store(0)
+}
+
+// RecordWriteBatch records one group commit: how many writes it carried and how long it took.
+func RecordWriteBatch(ctx context.Context, size int, took time.Duration) {
+	set := instruments()
+	set.batchSize.Record(ctx, int64(size))
+	set.batchTime.Record(ctx, took.Seconds())
+}
+
+// RecordBatchRetry counts one batch that failed as a whole and whose writes are run again one at a time.
+func RecordBatchRetry(ctx context.Context) {
+	instruments().batchRetry.Add(ctx, 1)
 }

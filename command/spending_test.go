@@ -26,9 +26,9 @@ func TestChargeAndGiveBackFollowThePeriod(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 70, c.SpentInPeriod)
 	_, err = charge(*c, 31, monday)
-	assert.ErrorIs(t, err, &eventstore.Error{Code: codeMandateLimitExceeded}, "31 more than the 30 left")
+	assert.ErrorIs(t, err, ErrMandateLimitExceeded, "31 more than the 30 left")
 	_, err = charge(m, 81, monday)
-	assert.ErrorIs(t, err, &eventstore.Error{Code: codeMandateLimitExceeded}, "over the per-transaction cap")
+	assert.ErrorIs(t, err, ErrMandateLimitExceeded, "over the per-transaction cap")
 
 	tuesday := monday.Add(24 * time.Hour)
 	assert.EqualValues(t, 0, c.SpentAt(tuesday), "a new day starts from zero")
@@ -63,12 +63,12 @@ func TestCheckMandate(t *testing.T) {
 	m := eventstore.Mandate{ID: uuid.New(), Status: eventstore.MandateActive, ExpiresAt: now.Add(time.Hour), AllowedDestinations: []uuid.UUID{shop},
 		MaxPerTransaction: ptr[int64](10)}
 	assert.NoError(t, checkMandate(m, &shop, now))
-	assert.ErrorIs(t, checkMandate(m, &other, now), &eventstore.Error{Code: codeDestinationNotAllowed})
-	assert.ErrorIs(t, checkMandate(m, nil, now), &eventstore.Error{Code: codeDestinationNotAllowed})
-	assert.ErrorIs(t, checkMandate(m, &shop, now.Add(time.Hour)), &eventstore.Error{Code: codeMandateInactive}, "expired at expires_at")
+	assert.ErrorIs(t, checkMandate(m, &other, now), ErrDestinationNotAllowed)
+	assert.ErrorIs(t, checkMandate(m, nil, now), ErrDestinationNotAllowed)
+	assert.ErrorIs(t, checkMandate(m, &shop, now.Add(time.Hour)), ErrMandateInactive, "expired at expires_at")
 	m.Status = eventstore.MandateRevoked
-	assert.ErrorIs(t, checkMandate(m, &shop, now), &eventstore.Error{Code: codeMandateInactive})
+	assert.ErrorIs(t, checkMandate(m, &shop, now), ErrMandateInactive)
 	// A mandate granted before caps were required is never read as unlimited.
 	m.Status, m.MaxPerTransaction = eventstore.MandateActive, nil
-	assert.ErrorIs(t, checkMandate(m, &shop, now), &eventstore.Error{Code: codeMandateLimitExceeded})
+	assert.ErrorIs(t, checkMandate(m, &shop, now), ErrMandateLimitExceeded)
 }

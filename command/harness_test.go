@@ -1,0 +1,189 @@
+package command
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
+	"github.com/agentic-commerce/wallet-ledger/migrations"
+)
+
+// The use cases are tested here in process, against a real PostgreSQL: each test gets its own database, so what
+// one test writes never shows in another's sums. The HTTP contract is tested in cmd/wallet-api.
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+
+var systemBase = uuid.MustParse("00000000-0000-0000-0000-000000000001")
+
+var (
+	admin = auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
+	alice = auth.Caller{Sub: "alice", Scopes: []string{auth.ScopeRead, auth.ScopeWrite}}
+	bob   = auth.Caller{Sub: "bob", Scopes: []string{auth.ScopeRead, auth.ScopeWrite}}
+	agent = auth.Caller{Sub: "agent-7", Scopes: []string{auth.ScopeRead, auth.ScopeWrite}}
+)
+
+// ledger is the write side on a database of its own.
+type ledger struct {
+	t    *testing.T
+	pool *pgxpool.Pool
+	c    *Commands
+}
+
+func newLedger(t *testing.T) *ledger {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), pgtest.NewDatabase(t, migrations.Apply))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	store, err := eventstore.NewStore(pool)
+	require.NoError(t, err)
+	c, err := New(store, systemBase, 24*time.Hour)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return &ledger{t: t, pool: pool, c: c}
+}
+
+var keySeq atomic.Int64
+
+// idem is a fresh key of caller's.
+func idem(caller auth.Caller) Idempotency {
+	k := fmt.Sprintf("k-%d", keySeq.Add(1))
+	return Idempotency{Sub: caller.Sub, Key: k, Hash: []byte(k)}
+}
+
+// bodyOf returns a function that requires a successful outcome and decodes its body:
+// bodyOf(t)(l.c.Transfer.Run(...)).
+func bodyOf(t *testing.T) func(Outcome, error) map[string]any {
+	return func(out Outcome, err error) map[string]any {
+		t.Helper()
+		require.NoError(t, err)
+		require.False(t, out.Problem, "refused: %s", out.Body)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(out.Body, &m))
+		return m
+	}
+}
+
+// codeOf returns a function that requires a refusal and returns its problem code, whether the refusal was
+// stored under the key (a domain rule) or not.
+func codeOf(t *testing.T) func(Outcome, error) string {
+	return func(out Outcome, err error) string {
+		t.Helper()
+		if err != nil {
+			var coded interface{ ProblemCode() string }
+			require.ErrorAs(t, err, &coded)
+			return coded.ProblemCode()
+		}
+		require.True(t, out.Problem, "not refused: %d %s", out.Status, out.Body)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(out.Body, &m))
+		return m["code"].(string)
+	}
+}
+
+func (l *ledger) wallet(owner auth.Caller, asset string) uuid.UUID {
+	l.t.Helper()
+	id := uuid.New()
+	bodyOf(l.t)(l.c.CreateWallet.Run(context.Background(), owner, idem(owner), CreateWallet{WalletID: id, Asset: asset, Owner: owner.Sub}))
+	return id
+}
+
+func (l *ledger) fund(w uuid.UUID, asset string, amount int64) {
+	l.t.Helper()
+	bodyOf(l.t)(l.c.Adjust.Run(context.Background(), admin, idem(admin), Adjustment{WalletID: w, Asset: asset, Amount: amount, Reason: "fund"}))
+}
+
+func (l *ledger) transfer(caller auth.Caller, from, to uuid.UUID, amount int64) (Outcome, error) {
+	return l.c.Transfer.Run(context.Background(), caller, idem(caller), Transfer{FromWalletID: from, ToWalletID: to, Asset: "USD", Amount: amount})
+}
+
+// balance reads a wallet's projection: (balance, held).
+func (l *ledger) balance(w uuid.UUID) (int64, int64) {
+	l.t.Helper()
+	var bal, held int64
+	require.NoError(l.t, l.pool.QueryRow(context.Background(), `SELECT balance, held FROM balance_projections WHERE wallet_id = $1`, w).Scan(&bal, &held))
+	return bal, held
+}
+
+// consistent checks the whole database: every asset sums to zero, every projection equals its journal (balance,
+// held, version), every held amount is the sum of its active holds, no mandate is over its limit, and every
+// journal transaction has exactly one idempotency record of its key.
+func (l *ledger) consistent() {
+	l.t.Helper()
+	ctx := context.Background()
+	for what, sql := range map[string]string{
+		"asset not zero-sum": `SELECT asset FROM balance_projections GROUP BY asset HAVING sum(balance) <> 0`,
+		"projection differs from journal": `SELECT p.wallet_id FROM balance_projections p
+			LEFT JOIN (SELECT wallet_id, sum(amount) AS bal, coalesce(sum(amount) FILTER (WHERE bucket = 'held'), 0) AS held,
+				count(DISTINCT transaction_id) AS n FROM journal_entries GROUP BY wallet_id) j ON j.wallet_id = p.wallet_id
+			WHERE p.balance <> coalesce(j.bal, 0) OR p.held <> coalesce(j.held, 0) OR p.version <> coalesce(j.n, 0)`,
+		"held differs from active holds": `SELECT p.wallet_id FROM balance_projections p
+			LEFT JOIN (SELECT wallet_id, sum(amount) AS s FROM holds WHERE status = 'active' GROUP BY wallet_id) h
+			ON h.wallet_id = p.wallet_id WHERE p.held <> coalesce(h.s, 0)`,
+		"mandate over its limit": `SELECT mandate_id FROM mandates WHERE limit_amount IS NOT NULL AND spent_in_period > limit_amount`,
+		"transaction without its key": `SELECT t.transaction_id FROM journal_transactions t
+			LEFT JOIN idempotency_keys k ON k.sub = t.sub AND k.idempotency_key = t.idempotency_key
+			WHERE k.sub IS NULL OR k.status_code NOT BETWEEN 200 AND 299`,
+		"pending key committed": `SELECT idempotency_key FROM idempotency_keys WHERE status_code = 0`,
+	} {
+		rows, err := l.pool.Query(ctx, sql)
+		require.NoError(l.t, err, what)
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		assert.Zero(l.t, n, what)
+	}
+}
+
+// together decides the given writes in ONE batch, in order, as the batcher would group concurrent requests, and
+// returns their answers.
+func (l *ledger) together(writes ...*job) []answer {
+	l.t.Helper()
+	l.c.commitBatch(writes)
+	out := make([]answer, len(writes))
+	for i, j := range writes {
+		select {
+		case out[i] = <-j.done:
+		case <-time.After(30 * time.Second):
+			l.t.Fatalf("write %d of the batch was never answered", i)
+		}
+	}
+	return out
+}
+
+// jobFor makes the job of one write, as the route would hand it to the batcher.
+func jobFor[Req, Cmd any](t *testing.T, u *UseCase[Req, Cmd], caller auth.Caller, key Idempotency, cmd Cmd) *job {
+	t.Helper()
+	p, err := u.plan(context.Background(), caller, cmd)
+	require.NoError(t, err)
+	rep := u.reply
+	rep.instance = u.path
+	return &job{ctx: context.Background(), caller: caller, idem: key, reply: rep, plan: p, keepRefusal: true, done: make(chan answer, 1)}
+}
+
+// transferJob is the job of a USD transfer under a fresh key.
+func (l *ledger) transferJob(caller auth.Caller, from, to uuid.UUID, amount int64) *job {
+	return jobFor(l.t, l.c.Transfer, caller, idem(caller), Transfer{FromWalletID: from, ToWalletID: to, Asset: "USD", Amount: amount})
+}
+
+// databaseTransactions counts the database transactions that wrote the journal transactions of kind.
+func (l *ledger) databaseTransactions(kind string) int {
+	l.t.Helper()
+	var n int
+	require.NoError(l.t, l.pool.QueryRow(context.Background(),
+		`SELECT count(DISTINCT xmin::text) FROM journal_transactions WHERE kind = $1`, kind).Scan(&n))
+	return n
+}
