@@ -75,6 +75,9 @@ type Population struct {
 	InitialBalance int64   `json:"initial_balance"`
 	HotWallets     int     `json:"hot_wallets"`
 	HotShare       float64 `json:"hot_share"`
+	// Merchants > 0 sends every transfer to one of the first Merchants wallets, from one of the others: many
+	// agents paying a few merchants, the shape of agentic commerce.
+	Merchants int `json:"merchants,omitempty"`
 }
 
 // AmountRange bounds the amount of each transfer and adjustment (minor units).
@@ -230,6 +233,10 @@ func (s *Scenario) Validate() error {
 		return errors.New("population.hot_share must be within 0..1")
 	case p.HotShare > 0 && p.HotWallets == 0:
 		return errors.New("population.hot_share needs hot_wallets > 0")
+	case p.Merchants < 0 || p.Merchants >= p.Wallets:
+		return errors.New("population.merchants must be within 0..wallets-1 (someone must pay them)")
+	case p.Merchants > 0 && p.HotWallets > 0:
+		return errors.New("population.merchants and hot_wallets exclude each other")
 	}
 	if s.Amount.Min <= 0 || s.Amount.Max < s.Amount.Min || s.Amount.Max > p.InitialBalance {
 		return errors.New("amount must satisfy 0 < min <= max <= initial_balance")

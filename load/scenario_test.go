@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,7 +15,7 @@ import (
 func TestShippedScenariosParse(t *testing.T) {
 	f, err := LoadFile("data/scenarios.json")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"baseline", "resiliency_partition", "smoke", "soak", "spike"}, f.Names())
+	assert.Equal(t, []string{"baseline", "hot_merchant", "resiliency_partition", "smoke", "soak", "spike"}, f.Names())
 
 	base, err := f.Get("baseline")
 	require.NoError(t, err)
@@ -211,4 +212,26 @@ func TestK6ProfilesMatchScenarios(t *testing.T) {
 		_, err := f.Get(n)
 		assert.NoError(t, err, "k6/%s has no scenario in scenarios.json", e.Name())
 	}
+}
+
+// hot_merchant sends every transfer to its merchant wallet, from one of the payers, never from the merchant.
+func TestHotMerchantPaysOneMerchant(t *testing.T) {
+	f, err := LoadFile("data/scenarios.json")
+	require.NoError(t, err)
+	sc := f.Scenarios["hot_merchant"]
+	require.Equal(t, 1, sc.Population.Merchants)
+	tr := newTargeter(sc, "http://127.0.0.1:1", "t", "u", "a", 7)
+	payers := map[uuid.UUID]bool{}
+	for range 2000 {
+		from, to := tr.transferPair()
+		require.Equal(t, WalletID(0), to)
+		require.NotEqual(t, WalletID(0), from)
+		payers[from] = true
+	}
+	assert.Greater(t, len(payers), 1000, "the payers are spread over the population")
+
+	bad := validScenario()
+	bad["population"].(map[string]any)["merchants"] = bad["population"].(map[string]any)["wallets"]
+	_, err = Parse(doc(t, bad))
+	assert.ErrorContains(t, err, "merchants")
 }

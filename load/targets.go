@@ -133,6 +133,20 @@ func (t *targeter) wallet() uuid.UUID {
 	return WalletID(t.rng.IntN(p.Wallets))
 }
 
+// transferPair picks a transfer's two wallets: a payer and one of the merchants when the population has
+// merchants, else two distinct wallets (hot ones at their share).
+func (t *targeter) transferPair() (from, to uuid.UUID) {
+	p := t.sc.Population
+	if p.Merchants > 0 {
+		return WalletID(p.Merchants + t.rng.IntN(p.Wallets-p.Merchants)), WalletID(t.rng.IntN(p.Merchants))
+	}
+	from, to = t.wallet(), t.wallet()
+	for to == from {
+		to = WalletID(t.rng.IntN(p.Wallets))
+	}
+	return from, to
+}
+
 func (t *targeter) amount() int64 {
 	a := t.sc.Amount
 	return a.Min + t.rng.Int64N(a.Max-a.Min+1)
@@ -157,11 +171,7 @@ func (t *targeter) Target(tgt *vegeta.Target) error {
 		t.retryQ = t.retryQ[:len(t.retryQ)-1]
 		rec = t.records[key]
 	case OpTransfer:
-		from := t.wallet()
-		to := t.wallet()
-		for to == from {
-			to = WalletID(t.rng.IntN(t.sc.Population.Wallets))
-		}
+		from, to := t.transferPair()
 		rec = &reqRecord{op: op, path: "/v1/transfers", body: mustJSON(map[string]any{
 			"from_wallet_id": from, "to_wallet_id": to, "amount": t.amount(),
 			"asset": t.sc.Population.Asset, "description": "loadgen",

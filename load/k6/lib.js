@@ -110,6 +110,20 @@ function wallet(sc) {
   return walletID(sha1Hex, Math.floor(Math.random() * p.wallets));
 }
 
+// transferPair: a payer and one of the merchants when the population has merchants (load/targets.go does the
+// same), else two distinct wallets.
+function transferPair(sc) {
+  const p = sc.population;
+  if (p.merchants > 0) {
+    return [walletID(sha1Hex, p.merchants + Math.floor(Math.random() * (p.wallets - p.merchants))),
+      walletID(sha1Hex, Math.floor(Math.random() * p.merchants))];
+  }
+  const from = wallet(sc);
+  let to = wallet(sc);
+  while (to === from) to = walletID(sha1Hex, Math.floor(Math.random() * p.wallets));
+  return [from, to];
+}
+
 function amount(sc) {
   return sc.amount.min + Math.floor(Math.random() * (sc.amount.max - sc.amount.min + 1));
 }
@@ -141,9 +155,7 @@ export function iteration(name, tokens) {
       check(res, { 'retry replays the same transaction': () => same });
     }
   } else if (op === 'transfer') {
-    const from = wallet(sc);
-    let to = wallet(sc);
-    while (to === from) to = walletID(sha1Hex, Math.floor(Math.random() * sc.population.wallets));
+    const [from, to] = transferPair(sc);
     const body = { from_wallet_id: from, to_wallet_id: to, amount: amount(sc), asset: sc.population.asset, description: 'k6' };
     const key = `k6-${__VU}-${__ITER}-${seq++}-${Date.now()}`;
     res = post('/v1/transfers', key, body, tokens.user, phase);
