@@ -46,7 +46,7 @@ type Config struct {
 	LockKey       int64         // advisory lock of the single active relay
 	PollInterval  time.Duration // how often an idle relay looks for new outbox rows
 	LagInterval   time.Duration // how often the outbox lag is measured
-	BatchSize     int           // outbox rows read per subscriber transaction
+	BatchSize     int           // outbox rows read, published and acked per page (one transaction)
 	// AckDeadline bounds how long one event may be retried inside one subscriber transaction before the batch is
 	// committed up to it and read again (so a long broker outage never pins a transaction open).
 	AckDeadline     time.Duration
@@ -182,7 +182,10 @@ func (c Config) withDefaults() Config {
 		c.LagInterval = time.Second
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 100
+		// A page of the outbox is one published batch and one offset commit: large enough that a busy ledger's
+		// events cost the relay a few round trips per second, small enough that one page's acknowledgements
+		// arrive within a few milliseconds.
+		c.BatchSize = 500
 	}
 	if c.AckDeadline <= 0 {
 		c.AckDeadline = 30 * time.Second

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wmjetstream "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,13 +18,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Downstream is where the relay publishes events. Publish delivers one message synchronously (the relay keeps
-// order by publishing one at a time); a failure of the broker itself (unreachable, timing out) is wrapped with
-// ErrUnavailable so it is retried without counting toward quarantine.
+// Downstream is where the relay publishes events. A failure of the broker itself (unreachable, timing out) is
+// wrapped with ErrUnavailable so it is retried without counting toward quarantine.
 type Downstream interface {
+	// Publish delivers one message and returns once the broker has it.
 	Publish(ctx context.Context, eventType string, msg *message.Message) error
+	// PublishBatch delivers msgs in order and returns how many of them, from the first, the broker has confirmed,
+	// with the error of the first that it has not. The relay reads the outbox a page at a time and publishes the
+	// page as one batch: one window of acknowledgements instead of one round trip per event.
+	PublishBatch(ctx context.Context, msgs []Outgoing) (int, error)
 	Ready(ctx context.Context) error
 	Close() error
+}
+
+// Outgoing is one message of a batch and the event type it is routed by.
+type Outgoing struct {
+	EventType string
+	Msg       *message.Message
 }
 
 // ErrUnavailable marks a publish failure that is the broker's, not the event's.
@@ -66,15 +77,35 @@ func newSQLDownstream(pool *pgxpool.Pool, topic string, logger watermill.LoggerA
 func (d *sqlDownstream) Publish(ctx context.Context, _ string, msg *message.Message) error {
 	msg.SetContext(ctx)
 	if err := d.pub.Publish(d.topic, msg); err != nil {
-		var pgErr *pgconn.PgError
-		// Data and integrity errors are the event's; anything else (connection lost, timeout, shutdown) is the
-		// database's and is retried without counting.
-		if errors.As(err, &pgErr) && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23") {
-			return fmt.Errorf("publish to sql topic %s: %w", d.topic, err)
-		}
-		return unavailable(fmt.Errorf("publish to sql topic %s: %w", d.topic, err))
+		return sqlPublishError(d.topic, err)
 	}
 	return nil
+}
+
+// sqlPublishError classifies a failed SQL publish: data and integrity errors are the event's; anything else
+// (connection lost, timeout, shutdown) is the database's and is retried without counting.
+func sqlPublishError(topic string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23") {
+		return fmt.Errorf("publish to sql topic %s: %w", topic, err)
+	}
+	return unavailable(fmt.Errorf("publish to sql topic %s: %w", topic, err))
+}
+
+// PublishBatch appends msgs with one INSERT: all of them or none.
+func (d *sqlDownstream) PublishBatch(ctx context.Context, msgs []Outgoing) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	batch := make([]*message.Message, len(msgs))
+	for i, o := range msgs {
+		o.Msg.SetContext(ctx)
+		batch[i] = o.Msg
+	}
+	if err := d.pub.Publish(d.topic, batch...); err != nil {
+		return 0, sqlPublishError(d.topic, err)
+	}
+	return len(msgs), nil
 }
 
 func (d *sqlDownstream) Ready(ctx context.Context) error { return d.pool.Ping(ctx) }
@@ -88,6 +119,7 @@ type natsDownstream struct {
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	pub         *wmjetstream.Publisher
+	marshal     wmnats.NATSMarshaler // the Watermill publisher's own wire format, for the batches
 	prefix      string
 	stream      string
 	maxAge      time.Duration
@@ -108,7 +140,8 @@ func newNATSDownstream(url, prefix, stream string, maxAge time.Duration, logger 
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
 	}
-	js, err := jetstream.New(nc)
+	// The async window of a batch publish; a page of the outbox never exceeds it, so publishing never stalls.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -160,6 +193,61 @@ func (d *natsDownstream) Publish(ctx context.Context, eventType string, msg *mes
 	if err == nil {
 		return nil
 	}
+	return d.classify(eventType, err)
+}
+
+// PublishBatch publishes msgs asynchronously, in order, on the relay's one connection, then waits for every
+// acknowledgement. JetStream stores what one connection publishes in the order it arrives, so when a window fails
+// part-way (a lost connection, a timeout) what the stream holds is a prefix of it; the relay publishes the rest
+// again in order, with the same Nats-Msg-Id, and the stream drops whatever it already had. Order per wallet and
+// one copy per event both hold.
+func (d *natsDownstream) PublishBatch(ctx context.Context, msgs []Outgoing) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	if !d.nc.IsConnected() {
+		return 0, unavailable(fmt.Errorf("nats connection %s", d.nc.Status()))
+	}
+	if err := d.ensureStream(ctx); err != nil {
+		return 0, unavailable(err)
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var sendErr error
+	for _, o := range msgs {
+		o.Msg.Metadata.Set(nats.MsgIdHdr, o.Msg.UUID)
+		nm, err := d.marshal.Marshal(Subject(d.prefix, o.EventType), o.Msg)
+		if err != nil {
+			sendErr = fmt.Errorf("marshal event %s: %w", o.Msg.UUID, err)
+			break
+		}
+		f, err := d.js.PublishMsgAsync(nm)
+		if err != nil {
+			sendErr = d.classify(o.EventType, err)
+			break
+		}
+		futures = append(futures, f)
+	}
+	timeout := time.NewTimer(publishAckWait)
+	defer timeout.Stop()
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return i, d.classify(msgs[i].EventType, err)
+		case <-timeout.C:
+			return i, unavailable(fmt.Errorf("publish %s to NATS: no acknowledgement within %s", msgs[i].EventType, publishAckWait))
+		case <-ctx.Done():
+			return i, unavailable(ctx.Err())
+		}
+	}
+	return len(futures), sendErr
+}
+
+// publishAckWait bounds the wait for a batch's acknowledgements.
+const publishAckWait = 5 * time.Second
+
+// classify tells a failed publish that is the broker's (retried without counting) from one that is the event's.
+func (d *natsDownstream) classify(eventType string, err error) error {
 	err = fmt.Errorf("publish %s to NATS: %w", eventType, err)
 	switch {
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):

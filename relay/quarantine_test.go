@@ -35,6 +35,24 @@ func (d *refusing) Publish(ctx context.Context, eventType string, msg *message.M
 	return d.Downstream.Publish(ctx, eventType, msg)
 }
 
+// PublishBatch publishes the batch up to the first refused event, as a broker would confirm a window part-way.
+func (d *refusing) PublishBatch(ctx context.Context, msgs []relay.Outgoing) (int, error) {
+	d.mu.Lock()
+	first := len(msgs)
+	for i, o := range msgs {
+		if d.refuse[o.Msg.UUID] {
+			first = i
+			break
+		}
+	}
+	d.mu.Unlock()
+	n, err := d.Downstream.PublishBatch(ctx, msgs[:first])
+	if err != nil || first == len(msgs) {
+		return n, err
+	}
+	return n, fmt.Errorf("broker refused event %s (test)", msgs[first].Msg.UUID)
+}
+
 func (d *refusing) fix() {
 	d.mu.Lock()
 	d.refuse = nil

@@ -192,8 +192,27 @@ func (r *Relay) lead(ctx context.Context) error {
 	return r.route(ctx)
 }
 
-// route runs the Watermill router: the forwarder on the relay's consumer group and every extra handler.
+// route relays the outbox a page at a time (pageForwarder) and runs every extra handler on a Watermill router,
+// until ctx ends or one of them fails.
 func (r *Relay) route(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fwd := &forwarder{pool: r.pool, down: r.down, maxAttempts: r.cfg.MaxAttempts, retryMin: r.cfg.RetryMin,
+		retryMax: r.cfg.RetryMax, log: r.log}
+	pages := &pageForwarder{pool: r.pool, fwd: fwd, schema: newOffsetOrderSchema(r.pool, r.cfg.BatchSize),
+		group: r.cfg.ConsumerGroup, poll: r.cfg.PollInterval, ackDeadline: r.cfg.AckDeadline}
+	if len(r.handlers) == 0 {
+		return pages.run(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- pages.run(ctx) }()
+	err := r.routeHandlers(ctx)
+	cancel()
+	return errors.Join(err, <-done)
+}
+
+// routeHandlers runs the Watermill router of the extra handlers, each on its own consumer group.
+func (r *Relay) routeHandlers(ctx context.Context) error {
 	wmLog := watermill.NewSlogLoggerWithLevelMapping(r.log, map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug, // Watermill's per-subscription chatter
 	})
@@ -201,13 +220,6 @@ func (r *Relay) route(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
-	fwd := &forwarder{pool: r.pool, down: r.down, maxAttempts: r.cfg.MaxAttempts, retryMin: r.cfg.RetryMin,
-		retryMax: r.cfg.RetryMax, log: r.log}
-	sub, err := r.subscriber(r.cfg.ConsumerGroup, wmLog)
-	if err != nil {
-		return err
-	}
-	router.AddConsumerHandler("relay_forward", eventstore.OutboxTopic, sub, fwd.Handle)
 	for _, h := range r.handlers {
 		s, err := r.subscriber(h.ConsumerGroup, wmLog)
 		if err != nil {
