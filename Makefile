@@ -36,11 +36,11 @@ deploy-check: helm ## lint and render the Helm chart, validate compose, match th
 	$(GO) test -count=1 ./deploy/...
 
 .PHONY: load resiliency bench-ceiling
-load: ## load suite: fresh DB, API, seed, smoke/baseline/spike/short soak with thresholds and invariants
+load: ## load suite: fresh DB, API and relay, seed, smoke/baseline/hot_merchant/spike/short soak, thresholds, invariants
 	scripts/run_load_suite.sh
 
 resiliency: ## fault suite: API-DB link reset and blackhole, API SIGKILL, hard PostgreSQL stop (disrupts the local server)
 	scripts/run_resiliency_suite.sh
 
-bench-ceiling: ## pgbench TPC-B-like at 16 clients on a scratch DB, then baseline, and their ratio
+bench-ceiling: ## pgbench TPC-B-like, then baseline and hot_merchant at 1,500 transfers/s with the relay: latencies, CPU per transfer
 	scripts/bench_ceiling.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The load suite: a fresh database, the API (and the relay when built), seeding, then the smoke, baseline,
-# spike and short soak profiles with cmd/loadgen, each checking its thresholds and the ledger's invariants.
-# Everything targets 127.0.0.1 and every step is bounded in time; the script stops what it started.
+# The load suite: a fresh database, the API and the relay (publishing to NATS JetStream, as deployed), seeding,
+# then the smoke, baseline, hot_merchant, spike and short soak profiles with cmd/loadgen, each checking its
+# thresholds and the ledger's invariants, and the relay draining the outbox after each. Everything targets
+# 127.0.0.1 and every step is bounded in time; the script stops what it started.
 #
 #   scripts/run_load_suite.sh                      # all profiles
 #   LOAD_PROFILES="smoke baseline" scripts/run_load_suite.sh
@@ -10,20 +11,19 @@
 #
 # Environment: PGHOST_URL (server, default postgres://postgres@127.0.0.1:5432), LOAD_DB (database name, dropped
 # and re-created, default wallet_load; never the dev database), LOAD_API_ADDR (default 127.0.0.1:28080),
-# DB_MAX_CONNS and other API settings pass through; LOAD_RELAY=0 leaves the relay out (the bar of issue 6 counts
-# PostgreSQL, the API and the load generator). The relay: LOAD_RELAY_ADDR (127.0.0.1:28081), LOAD_RELAY_PUBLISHER
-# (nats, as deployed; or sql), LOAD_RELAY_NICE (0: the same CPU priority as the API; raise it to give the write
-# path first claim on the cores), LOAD_DRAIN_TIMEOUT (180 s for the backlog to clear after each profile),
-# LOAD_RELAY_BASELINE=1 (keep the relay running through the baseline profile: by default it stops for that
-# minute, as the bar counts PostgreSQL, the API and the load generator, and must publish the backlog after).
-# Reports: load/reports/.
+# DB_MAX_CONNS, WRITE_BATCH_* and other API settings pass through. The relay: LOAD_RELAY=0 leaves it out (only to
+# study the API alone: the service is deployed with it), LOAD_RELAY_ADDR (127.0.0.1:28081), LOAD_RELAY_PUBLISHER
+# (nats, as deployed; or sql), LOAD_RELAY_NICE (0: the same CPU priority as the API), LOAD_DRAIN_TIMEOUT (180 s
+# for the backlog to clear after each profile).
+# Each profile's CPU time, per process (PostgreSQL, wallet-api, relay, nats-server, loadgen) from its start until
+# the relay has drained its events, is printed and kept beside its report as NAME-STAMP.cpu. Reports: load/reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PGHOST_URL=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 LOAD_DB=${LOAD_DB:-wallet_load}
 LOAD_API_ADDR=${LOAD_API_ADDR:-127.0.0.1:28080}
-LOAD_PROFILES=${LOAD_PROFILES:-smoke baseline spike soak}
+LOAD_PROFILES=${LOAD_PROFILES:-smoke baseline hot_merchant spike soak}
 LOADGEN_SOAK_DURATION=${LOADGEN_SOAK_DURATION:-60s}
 REPORTS=${LOADGEN_REPORTS:-load/reports}
 # Production-style head sampling, as the Helm chart and the compose stack set it: tracing every request (the
@@ -82,10 +82,10 @@ start_api() {
   log "starting wallet-api on $LOAD_API_ADDR"
   DATABASE_URL=$DB_URL HTTP_ADDR=$LOAD_API_ADDR LOG_LEVEL=${LOG_LEVEL:-warn} \
     bin/wallet-api >"$RUN_DIR/api.log" 2>&1 &
-  local api=$!
-  PIDS+=($api)
+  API_PID=$!
+  PIDS+=($API_PID)
   wait_ready "$BASE_URL" 30 || { tail -20 "$RUN_DIR/api.log"; exit 2; }
-  kill -0 "$api" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
+  kill -0 "$API_PID" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
   if relay_on; then
     [[ $RELAY_PUBLISHER == nats ]] && scripts/ensure_nats.sh
     start_relay
@@ -107,20 +107,24 @@ start_relay() {
   wait_ready "http://$RELAY_ADDR" 30 || { tail -20 "$RUN_DIR/relay.log"; exit 2; }
 }
 
-stop_relay() { # a graceful stop: the relay acks what it published, the rest stays in the outbox
-  log "stopping relay (the bar counts PostgreSQL, the API and the load generator; LOAD_RELAY_BASELINE=1 keeps it)"
-  kill -TERM "$RELAY_PID"
-  wait "$RELAY_PID" 2>/dev/null || true
-  RELAY_PID=""
-}
-
 relay_on() { [[ -x bin/relay && ${LOAD_RELAY:-1} == 1 ]]; }
 
-# relay_off_for PROFILE: whether the relay stands aside while PROFILE runs. The baseline profile is the bar of
-# issue 6, "2 cores shared by PostgreSQL, the API and the load generator", so by default the relay stops for it
-# and must then publish the whole minute's backlog (wait_drained). With the relay on the same two cores too, the
-# machine sits at its knee at 1,000 transfers/s and the result depends on the host's speed (README, Throughput).
-relay_off_for() { [[ $1 == baseline && ${LOAD_RELAY_BASELINE:-0} != 1 ]] && relay_on; }
+# cpu_ticks PID... -> the user and system clock ticks those processes have used so far (fields 14 and 15 of
+# /proc/PID/stat, read after the command name, which may hold spaces).
+cpu_ticks() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+
+# cpu_snapshot -> "postgres api relay nats" ticks. PostgreSQL is every process of the server (backends, WAL
+# writer, checkpointer); the pools keep their backends for the whole run.
+cpu_snapshot() {
+  echo "$(cpu_ticks $(pgrep -x postgres)) $(cpu_ticks "$API_PID") $(cpu_ticks ${RELAY_PID:-}) $(cpu_ticks $(pgrep -x nats-server))"
+}
 
 backlog() { # the relay's last outbox backlog measurement, or nothing
   curl -fsS "http://$RELAY_ADDR/v1/ready" 2>/dev/null | sed -nE 's/.*"outbox_backlog":([0-9]+).*/\1/p'
@@ -167,13 +171,26 @@ for p in $LOAD_PROFILES; do
   # As pgbench does before each run: vacuum and analyze what seeding and the earlier profiles wrote, so that
   # autovacuum's catch-up does not land inside the measured window.
   psql "$DB_URL" -qc "VACUUM ANALYZE"
-  if relay_off_for "$name"; then stop_relay; fi
+  read -r pg0 api0 relay0 nats0 < <(cpu_snapshot)
+  stamp=$(mktemp)
   set +e
-  timeout 45m bin/loadgen run -scenario "$name" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}"
+  timeout 45m bin/loadgen run -scenario "$name" -base-url "$BASE_URL" -database-url "$DB_URL" -reports "$REPORTS" "${extra[@]}" &
+  gen=$!
+  gen_ticks=0
+  while kill -0 "$gen" 2>/dev/null; do gen_ticks=$(cpu_ticks "$gen" $(pgrep -P "$gen")); sleep 0.5; done
+  wait "$gen"
   rc=$?
   set -e
-  if relay_off_for "$name"; then start_relay; fi
   if relay_on && ! wait_drained; then rc=1; fi
+  read -r pg1 api1 relay1 nats1 < <(cpu_snapshot)
+  report=$(find "$REPORTS" -name "$name-*.json" -newer "$stamp" 2>/dev/null | sort | tail -1)
+  rm -f "$stamp"
+  hz=$(getconf CLK_TCK)
+  cpu_line=$(awk -v hz="$hz" -v pg=$((pg1 - pg0)) -v api=$((api1 - api0)) -v relay=$((relay1 - relay0)) \
+    -v nats=$((nats1 - nats0)) -v gen="$gen_ticks" \
+    'BEGIN { printf "postgres_s=%.2f api_s=%.2f relay_s=%.2f nats_s=%.2f loadgen_s=%.2f", pg/hz, api/hz, relay/hz, nats/hz, gen/hz }')
+  echo "cpu from the profile's start until its events were drained: $cpu_line"
+  if [[ -n $report ]]; then echo "$cpu_line" >"${report%.json}.cpu"; fi
   if (( rc == 0 )); then SUMMARY+=("  $p: PASS"); else SUMMARY+=("  $p: FAIL (exit $rc)"); fi
   (( rc == 0 )) || status=1
 done
