@@ -132,7 +132,7 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 	assert.Equal(t, int64(0), discrepancies)
 	assert.WithinDuration(t, after.FinishedAt, lastClean, time.Second)
 	// The continuous loop's next full sweep retires the findings.
-	eventually(t, 10*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		for {
 			select {
 			case n := <-observed:
@@ -154,7 +154,7 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 func drainAudit(t *testing.T, auditor *projector.Auditor) projector.Report {
 	t.Helper()
 	var all projector.Report
-	eventually(t, 30*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		r, err := auditor.Incremental(context.Background())
 		require.NoError(t, err)
 		all.Events += r.Events

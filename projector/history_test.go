@@ -62,7 +62,7 @@ func TestHistoryProjectorNeverSkipsALateCommit(t *testing.T) {
 		w[i] = l.wallet("LTE")
 		l.adjust(w[i], "LTE", 100)
 	}
-	eventually(t, 30*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		require.NoError(t, h.Drain(ctx))
 		return pendingEvents(t, projector.ConsumerHistory) == 0
 	}, "the history projector to drain")
@@ -82,7 +82,7 @@ func TestHistoryProjectorNeverSkipsALateCommit(t *testing.T) {
 	assert.Len(t, historyOf(t, l, w[2]), 1, "only the funding: the stream waits behind the open transaction")
 	require.NoError(t, late.Commit(ctx))
 
-	eventually(t, 30*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		require.NoError(t, h.Drain(ctx))
 		return len(historyOf(t, l, w[0])) == 2 && len(historyOf(t, l, w[2])) == 2
 	}, "both transfers in the history")

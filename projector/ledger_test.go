@@ -152,6 +152,10 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewJSONHandler(b, nil)), b
 }
 
+// patience bounds every wait for a worker to do something: generous, because a busy machine can be many times
+// slower than an idle one, and a wait that ends as soon as its condition holds costs nothing.
+const patience = 2 * time.Minute
+
 // eventually polls cond until it holds or d passes.
 func eventually(t testing.TB, d time.Duration, cond func() bool, msg string) {
 	t.Helper()

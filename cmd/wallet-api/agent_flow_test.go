@@ -82,12 +82,12 @@ func TestHoldSweeperWorker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.app.commands.RunHoldSweeper(ctx, 100*time.Millisecond) }()
-	require.Eventually(t, func() bool { return a.funds(w).Held == 0 }, 5*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return a.funds(w).Held == 0 }, patience, 50*time.Millisecond)
 	cancel()
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("the sweeper did not stop with its context")
 	}
 	assert.Equal(t, "expired", created(t, a.get(alice, "/v1/holds/"+id), 200)["status"])

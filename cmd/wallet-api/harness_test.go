@@ -107,6 +107,16 @@ type request struct {
 	Multi       http.Header // added as given, after Header: for repeated headers
 }
 
+// harnessClient bounds every exchange, so a request the server never answers fails its test instead of hanging it.
+// The bound is far beyond any busy machine's slowness: only a wait that would never end (or one left to a
+// 10-minute timeout, as the fail-closed tests arrange) reaches it.
+var harnessClient = &http.Client{Timeout: 2 * time.Minute}
+
+// patience bounds every wait for something to happen (a lock to be waited on, a process to drain, a projector to
+// catch up): generous, because a busy machine can be many times slower than an idle one, and a wait that ends as soon
+// as its condition holds costs nothing.
+const patience = 2 * time.Minute
+
 var keySeq atomic.Int64
 
 // newKey returns a unique idempotency key.
@@ -153,7 +163,7 @@ func (a *testAPI) do(req request) response {
 			httpReq.Header.Add(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(httpReq)
+	resp, err := harnessClient.Do(httpReq)
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

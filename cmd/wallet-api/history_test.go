@@ -159,7 +159,7 @@ func TestHistoryPaginationUnderConcurrentWrites(t *testing.T) {
 	require.Eventually(t, func() bool {
 		page = api.history(alice, a, 1, nil)
 		return page.ReadModel.PendingEntries == 0 && page.ReadModel.Position == page.ReadModel.JournalHead
-	}, 20*time.Second, 50*time.Millisecond, "the history projector to catch up")
+	}, patience, 50*time.Millisecond, "the history projector to catch up")
 	all := api.walk(alice, a, 200)
 	journal, err := api.app.pool.Query(context.Background(), `SELECT e.entry_id, e.amount,
 			sum(e.amount) OVER (ORDER BY e.entry_id)::bigint, t.position
