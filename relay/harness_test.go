@@ -24,6 +24,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 	"github.com/agentic-commerce/wallet-ledger/relay"
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	nc.Close()
-	os.Exit(m.Run())
+	os.Exit(leaktest.Check(m.Run()))
 }
 
 var admin = auth.Caller{Sub: "relay-test", Scopes: []string{auth.ScopeAdmin}}

@@ -15,12 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
-	"github.com/agentic-commerce/wallet-ledger/migrations"
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+// Every test makes its own database (newLedger): the sweep reads a whole database, so a shared one would let one
+// test's wallets, and corruptions, show up in another's report.
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 type jsonReport struct {
 	Clean    bool                `json:"clean"`

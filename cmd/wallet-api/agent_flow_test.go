@@ -11,8 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/docblock"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
-	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
 
 // docs/agents.md's agent flow (grant a mandate, spend as the agent, hold and capture, refund, revoke) is run as
@@ -21,9 +19,7 @@ func TestAgentFlowWorksAsWritten(t *testing.T) {
 	block := docblock.Find(t, "../../docs/agents.md", "agent-flow")
 	// Its own database: the flow's fixed wallet IDs must not collide with other tests', and the event counts
 	// below must be the flow's alone.
-	cfg := testConfig(t)
-	cfg.DatabaseURL = pgtest.NewDatabase(t, migrations.Apply)
-	a := newAPIWith(t, cfg)
+	a := newIsolatedAPI(t)
 	run := func() string { return runDocBlock(t, block, a.base, "jq") }
 	text := run()
 	lines := strings.Split(strings.TrimSpace(text), "\n")

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 )
 
 func expectUnavailable(t *testing.T, r response) {
@@ -44,11 +43,12 @@ func TestUnreachableDatabaseFailsClosed(t *testing.T) {
 	require.Equal(t, http.StatusOK, a.get("", "/v1/health").Status, "liveness does not depend on the database")
 }
 
-// lockProjection holds the row lock a writer needs on wallet's projection until the returned func is called.
-func lockProjection(t *testing.T, wallet string) (release func()) {
+// lockProjection holds the row lock a writer needs on wallet's projection, in a's database, until the returned func
+// is called.
+func lockProjection(t *testing.T, a *testAPI, wallet string) (release func()) {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := pgtest.Pool(t).Begin(ctx)
+	tx, err := a.app.pool.Begin(ctx)
 	require.NoError(t, err)
 	_, err = tx.Exec(ctx, `SELECT 1 FROM balance_projections WHERE wallet_id = $1 FOR UPDATE`, wallet)
 	require.NoError(t, err)
@@ -72,11 +72,11 @@ func TestLockTimeoutFailsClosedAndTheRetryCommitsOnce(t *testing.T) {
 	key := newKey()
 	body := map[string]any{"from_wallet_id": from, "to_wallet_id": to, "amount": 40, "asset": "USD"}
 
-	release := lockProjection(t, from)
+	release := lockProjection(t, a, from)
 	expectUnavailable(t, a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: key, Body: body}))
 	release()
 	assert.EqualValues(t, 100, a.balance(from), "nothing was committed")
-	assert.Equal(t, 0, journalCountForKey(t, "alice", key))
+	assert.Equal(t, 0, journalCountForKey(t, a, "alice", key))
 
 	retry := a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: key, Body: body})
 	require.Equal(t, http.StatusCreated, retry.Status, "%s", retry.Body)
@@ -94,14 +94,14 @@ func TestRequestTimeoutFailsClosed(t *testing.T) {
 	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
 	from, to := a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
 	a.fund(from, "USD", 100)
-	release := lockProjection(t, to)
+	release := lockProjection(t, a, to)
 	key := newKey()
 	r := a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: key,
 		Body: map[string]any{"from_wallet_id": from, "to_wallet_id": to, "amount": 1, "asset": "USD"}})
 	expectUnavailable(t, r)
 	release()
 	assert.EqualValues(t, 100, a.balance(from))
-	assert.Equal(t, 0, journalCountForKey(t, "alice", key))
+	assert.Equal(t, 0, journalCountForKey(t, a, "alice", key))
 }
 
 // A connection that dies in the middle of a write answers 503 and leaves nothing behind.
@@ -110,11 +110,11 @@ func TestKilledConnectionFailsClosed(t *testing.T) {
 	t.Setenv("DB_LOCK_TIMEOUT", "10m")
 	t.Setenv("DB_STATEMENT_TIMEOUT", "10m")
 	t.Setenv("REQUEST_TIMEOUT", "10m")
-	a := newAPI(t)
+	a := newIsolatedAPI(t) // it kills every backend of its database that waits on a lock
 	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
 	from, to := a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
 	a.fund(from, "USD", 100)
-	release := lockProjection(t, from)
+	release := lockProjection(t, a, from)
 	key := newKey()
 	body := map[string]any{"from_wallet_id": from, "to_wallet_id": to, "amount": 25, "asset": "USD"}
 	done := make(chan response, 1)
@@ -125,11 +125,11 @@ func TestKilledConnectionFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	require.Eventually(t, func() bool {
 		var n int
-		_ = pgtest.Pool(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		_ = a.app.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
 			AND wait_event_type = 'Lock' AND application_name LIKE 'wallet-ledger/%'`).Scan(&n)
 		return n > 0
 	}, patience, 20*time.Millisecond)
-	_, err := pgtest.Pool(t).Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()
+	_, err := a.app.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()
 		AND wait_event_type = 'Lock' AND application_name LIKE 'wallet-ledger/%'`)
 	require.NoError(t, err)
 	var r response
@@ -154,7 +154,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 
-	a := newAPI(t) // for set-up through the same database
+	a := newIsolatedAPI(t) // for set-up through the same database, which it waits on for a lock
 	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
 	from, to := a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
 	a.fund(from, "USD", 100)
@@ -162,7 +162,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	port := freePort(t)
 	cmd := exec.Command(bin)
 	// The in-flight request waits on a row lock until the test releases it: no lock timeout may end it first.
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.URL(t), "JWT_SECRET="+testSecret, "HTTP_ADDR=127.0.0.1:"+port,
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+a.app.cfg.DatabaseURL, "JWT_SECRET="+testSecret, "HTTP_ADDR=127.0.0.1:"+port,
 		"DB_LOCK_TIMEOUT=10m", "DB_STATEMENT_TIMEOUT=10m", "REQUEST_TIMEOUT=10m")
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -178,14 +178,14 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, patience, 50*time.Millisecond)
 
-	release := lockProjection(t, from)
+	release := lockProjection(t, a, from)
 	inflight := make(chan response, 1)
 	go func() {
 		inflight <- sub.post(alice, "/v1/transfers", map[string]any{"from_wallet_id": from, "to_wallet_id": to, "amount": 5, "asset": "USD"})
 	}()
 	require.Eventually(t, func() bool {
 		var n int
-		_ = pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		_ = a.app.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
 		return n > 0
 	}, patience, 20*time.Millisecond)

@@ -28,7 +28,13 @@ import (
 
 // The black-box suite: every test drives the real handler over HTTP against a real, freshly migrated database.
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m, migrations.Apply)
+	if walletctlErr == nil && walletctlRoot != "" {
+		_ = os.RemoveAll(walletctlRoot) // the walletctl the documentation tests built
+	}
+	os.Exit(code)
+}
 
 const testSecret = "test-secret-0123456789abcdef"
 
@@ -53,6 +59,16 @@ type testAPI struct {
 func newAPI(t testing.TB) *testAPI {
 	t.Helper()
 	return newAPIWith(t, testConfig(t))
+}
+
+// newIsolatedAPI starts the wallet-api handler on a database of its own. Tests that read or rewrite more than
+// their own rows use it (database-wide sums, a corrupted projection, the read side's checkpoints, every backend
+// waiting on a lock): on the package database one test's wallets would show up in another's checks.
+func newIsolatedAPI(t testing.TB) *testAPI {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, migrations.Apply)
+	return newAPIWith(t, cfg)
 }
 
 func newAPIWith(t testing.TB, cfg config.Config) *testAPI {

@@ -12,8 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/docblock"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
-	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
 
 var (
@@ -64,10 +62,7 @@ func runDocBlock(t *testing.T, block, base string, tools ...string) string {
 func TestQuickStartWorksAsWritten(t *testing.T) {
 	block := docblock.Find(t, "../../README.md", "quick-start")
 
-	// Its own database: the README's fixed wallet IDs must not collide with other tests'.
-	cfg := testConfig(t)
-	cfg.DatabaseURL = pgtest.NewDatabase(t, migrations.Apply)
-	a := newAPIWith(t, cfg)
+	a := newIsolatedAPI(t) // the README's fixed wallet IDs must not collide with other tests'
 
 	text := runDocBlock(t, block, a.base)
 	lines := strings.Split(strings.TrimSpace(text), "\n")
