@@ -213,6 +213,17 @@ func TestAPIDocumentNamesEveryProblemCode(t *testing.T) {
 	}
 }
 
+// make run prints README's quick-start block itself (scripts/run_dev.sh finds it by its marker), so the banner and
+// the README cannot show different wallets; and it binds the loopback interface unless told otherwise.
+func TestMakeRunPrintsTheREADMEQuickStart(t *testing.T) {
+	script := read(t, "scripts/run_dev.sh")
+	assert.Contains(t, script, "<!-- test: quick-start -->", "run_dev.sh must find the quick start by its marker")
+	_, err := docblock.Lookup(read(t, "README.md"), "quick-start")
+	require.NoError(t, err)
+	assert.Contains(t, script, `HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:8080}"`)
+	assert.Contains(t, script, `RELAY_HTTP_ADDR="${RELAY_HTTP_ADDR:-127.0.0.1:8081}"`)
+}
+
 // README.md is the front door: what the ledger is, the quick start, a picture, the API at a glance and the way
 // into docs/. Reference material belongs in docs/.
 func TestREADMEStaysAFrontDoor(t *testing.T) {

@@ -106,7 +106,7 @@ cat <<MSG
 
 ================================================================================
 wallet-api is ready at ${url} (relay health: $(url_of "$RELAY_HTTP_ADDR")/v1/ready)
-Both listen on ${HTTP_ADDR} and ${RELAY_HTTP_ADDR} only. Press Ctrl-C here to stop both.
+wallet-api listens on ${HTTP_ADDR}, the relay on ${RELAY_HTTP_ADDR}. Press Ctrl-C here to stop both.
 
 The README's quick start, with a dev token for sub "demo" with every scope (valid 24 h) in its first line.
 In another terminal, from $(pwd), paste:
