@@ -29,7 +29,7 @@ clean:
 	rm -rf bin/
 
 .PHONY: helm deploy-check
-helm: ## build the helm CLI into bin/helm (Go module proxy, no download)
+helm: ## build the helm CLI once into the shared tools cache, linked as bin/helm (Go module proxy, no download)
 	scripts/install_helm.sh
 
 deploy-check: helm ## lint and render the Helm chart, validate compose, match the Dockerfile to cmd/

@@ -18,6 +18,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/devtools"
 )
 
 const (
@@ -49,9 +51,9 @@ func helmBinary(t *testing.T) string {
 		}
 		return h
 	}
-	p := filepath.Join(repoRoot(t), "bin", "helm")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("helm CLI not found at %s and $HELM is unset: run `make helm` (scripts/install_helm.sh) first", p)
+	p, err := devtools.Find("helm")
+	if err != nil {
+		t.Fatalf("helm CLI not found and $HELM is unset: %v", err)
 	}
 	return p
 }

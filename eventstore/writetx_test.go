@@ -115,8 +115,14 @@ func TestExhaustedPoolShedsInsteadOfQueueing(t *testing.T) {
 	store, err := eventstore.NewStore(pool)
 	require.NoError(t, err)
 	store.SetAcquireTimeout(100 * time.Millisecond)
-	start := time.Now()
-	err = store.InWriteTx(ctx, func(*eventstore.WriteTx) error { return nil })
+	// The only connection is held until the test ends and the context has no deadline: a write that queued for it
+	// would wait forever, so answering at all is the proof it was shed. The bound only keeps a regression from
+	// hanging the suite.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = store.InWriteTx(ctx, func(*eventstore.WriteTx) error { return nil })
+	}()
+	pgtest.WaitOrTimeout(t, done, time.Minute)
 	assert.ErrorIs(t, err, eventstore.ErrUnavailable)
-	assert.Less(t, time.Since(start), 2*time.Second)
 }

@@ -138,8 +138,8 @@ func TestFaultAnalysis(t *testing.T) {
 
 	bad := append(append([]sample{}, good...), s(1200, 5, 500, ""), s(1300, 3500, 0, "context deadline exceeded"))
 	rep = analyseFault(sc, &FaultPlan{Name: "x"}, bad, ft)
-	assert.Contains(t, joinAll(rep.Problems), "outside the allowed")
-	assert.Contains(t, joinAll(rep.Problems), "hung past")
+	assert.Contains(t, joinAll(rep.Problems), "1 answers outside the allowed", "the 500; the client's timeout is a hang, not a wrong answer")
+	assert.Contains(t, joinAll(rep.Missed), "hung past", "a hang is speed: missed, not broken")
 
 	unnoticed := []sample{s(100, 5, 201, ""), s(1500, 5, 201, ""), s(2500, 5, 201, "")}
 	rep = analyseFault(sc, &FaultPlan{Name: "x"}, unnoticed, ft)
@@ -147,7 +147,8 @@ func TestFaultAnalysis(t *testing.T) {
 
 	slow := []sample{s(1100, 5, 503, ""), s(2100, 5, 503, ""), s(4000, 5, 201, "")}
 	rep = analyseFault(sc, &FaultPlan{Name: "x"}, slow, ft)
-	assert.Contains(t, joinAll(rep.Problems), "recovery took 2.0s")
+	assert.Contains(t, joinAll(rep.Missed), "recovery took 2.0s")
+	assert.Empty(t, rep.Problems, "a slow recovery breaks no promise")
 
 	refused := []sample{s(1100, 1, 0, "connection refused"), s(2100, 5, 201, "")}
 	rep = analyseFault(sc, &FaultPlan{Name: "kill"}, refused, ft)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/devtools"
 )
 
 // k6Tree lays load/k6 out in a temp dir as the scripts expect to find it, with .mjs names (Node 20 parses a .js
@@ -19,9 +21,7 @@ import (
 // the scripts' k6 imports are pointed at. It returns <dir>/k6.
 func k6Tree(t *testing.T, scenarios []byte) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node is required to check the k6 scripts (scripts/test.sh installs it): %v", err)
-	}
+	nodeBinary(t)
 	root := t.TempDir()
 	if scenarios == nil {
 		var err error
@@ -57,13 +57,13 @@ func TestK6ScriptsParse(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(entries), 5)
 	for _, e := range entries {
-		out, err := exec.Command("node", "--check", filepath.Join(dir, e.Name())).CombinedOutput()
+		out, err := exec.Command(nodeBinary(t), "--check", filepath.Join(dir, e.Name())).CombinedOutput()
 		assert.NoError(t, err, "node --check %s: %s", e.Name(), out)
 	}
 	// And a broken script must fail the same check, or the check proves nothing.
 	bad := filepath.Join(dir, "broken.mjs")
 	require.NoError(t, os.WriteFile(bad, []byte("export default function ( {\n"), 0o644))
-	assert.Error(t, exec.Command("node", "--check", bad).Run())
+	assert.Error(t, exec.Command(nodeBinary(t), "--check", bad).Run())
 }
 
 // TestK6WalletIDsMatchGo runs ids.js under Node with node:crypto and
@@ -74,7 +74,7 @@ func TestK6WalletIDsMatchGo(t *testing.T) {
 import { walletID, WALLET_NAMESPACE } from '` + filepath.ToSlash(filepath.Join(dir, "ids.mjs")) + `';
 const sha1 = (buf) => createHash('sha1').update(Buffer.from(buf)).digest('hex');
 console.log([WALLET_NAMESPACE, ...[0, 1, 42, 2999].map((i) => walletID(sha1, i))].join(' '));`
-	cmd := exec.Command("node", "--input-type=module", "-")
+	cmd := exec.Command(nodeBinary(t), "--input-type=module", "-")
 	cmd.Stdin = strings.NewReader(script)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -83,4 +83,14 @@ console.log([WALLET_NAMESPACE, ...[0, 1, 42, 2999].map((i) => walletID(sha1, i))
 		want = append(want, WalletID(i).String())
 	}
 	assert.Equal(t, strings.Join(want, " "), strings.TrimSpace(string(out)), "indexes 0 1 42 2999 ("+strconv.Itoa(len(want))+" ids)")
+}
+
+// nodeBinary finds node (the tools cache, then PATH); the k6 scripts are checked and run with it.
+func nodeBinary(t *testing.T) string {
+	t.Helper()
+	p, err := devtools.Find("node")
+	if err != nil {
+		t.Fatalf("node is required to check the k6 scripts: %v", err)
+	}
+	return p
 }

@@ -87,7 +87,7 @@ func TestK6ScriptsRunAgainstRealAPI(t *testing.T) {
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", shim, dir, name, fmt.Sprint(iterations))
+			cmd := exec.CommandContext(ctx, nodeBinary(t), shim, dir, name, fmt.Sprint(iterations))
 			// The shim's clock spans the profile's duration over the iterations, so its phases come round.
 			perIteration := sc.TotalDuration().Seconds() / iterations
 			cmd.Env = append(os.Environ(), "BASE_URL="+proxy, "JWT_SECRET="+testSecret, "JWT_AUDIENCE="+testTokens.Audience,

@@ -29,7 +29,7 @@ func walletFindings(r projector.Report) []projector.Finding {
 // incremental and the full pass and the relay's continuous loop; rebuild --apply repairs exactly it.
 func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 	ctx := context.Background()
-	l := newLedger(t, pgtest.Pool(t))
+	l := newLedger(t, freshPool(t))
 	log, logs := newLogger()
 	auditor, err := projector.NewAuditor(l.store, log)
 	require.NoError(t, err)
@@ -42,7 +42,7 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 	clean, err := auditor.Full(ctx)
 	require.NoError(t, err)
 	require.True(t, clean.Clean(), "before corruption: %+v", clean.Findings)
-	drainAudit(t, auditor) // consume everything written so far
+	drainAudit(t, l, auditor) // consume everything written so far
 
 	_, err = l.pool.Exec(ctx, `UPDATE balance_projections SET balance = balance + 7 WHERE wallet_id = $1`, b)
 	require.NoError(t, err)
@@ -73,7 +73,7 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 	ok, err = l.transfer(ctx, b, a, "EUR", 10)
 	require.NoError(t, err)
 	require.True(t, ok)
-	inc := drainAudit(t, auditor)
+	inc := drainAudit(t, l, auditor)
 	wf = walletFindings(inc)
 	require.Len(t, wf, 1, "%+v %+v", inc, inc.Findings)
 	assert.Equal(t, b, *wf[0].WalletID)
@@ -132,7 +132,7 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 	assert.Equal(t, int64(0), discrepancies)
 	assert.WithinDuration(t, after.FinishedAt, lastClean, time.Second)
 	// The continuous loop's next full sweep retires the findings.
-	eventually(t, 10*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		for {
 			select {
 			case n := <-observed:
@@ -145,29 +145,29 @@ func TestCorruptedProjectionIsFoundAndRebuilt(t *testing.T) {
 		}
 	}, "the continuous audit to report zero open findings")
 	cancel()
-	pgtest.WaitOrTimeout(t, done, 10*time.Second)
+	pgtest.WaitOrTimeout(t, done, patience)
 }
 
 // drainAudit runs incremental passes until the audit's checkpoint has reached the end of the outbox. The stream
 // only reads rows below the xmin of the cluster's snapshot, so a long transaction anywhere on the shared test server
 // can hold it back for a while. It returns the passes merged.
-func drainAudit(t *testing.T, auditor *projector.Auditor) projector.Report {
+func drainAudit(t *testing.T, l *ledger, auditor *projector.Auditor) projector.Report {
 	t.Helper()
 	var all projector.Report
-	eventually(t, 30*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		r, err := auditor.Incremental(context.Background())
 		require.NoError(t, err)
 		all.Events += r.Events
 		all.Wallets += r.Wallets
 		all.Findings = append(all.Findings, r.Findings...)
-		return pendingEvents(t, projector.ConsumerAudit) == 0
+		return pendingEvents(t, l, projector.ConsumerAudit) == 0
 	}, "the incremental audit to consume the outbox")
 	return all
 }
 
-func pendingEvents(t *testing.T, consumer string) int64 {
+func pendingEvents(t *testing.T, l *ledger, consumer string) int64 {
 	var n int64
-	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM outbox_events o, read_side_checkpoints c
+	require.NoError(t, l.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox_events o, read_side_checkpoints c
 		WHERE c.consumer = $1 AND (o.transaction_id, o."offset") > (c.last_xid, c.last_offset)`, consumer).Scan(&n))
 	return n
 }
@@ -187,7 +187,7 @@ func assertAssetFinding(t *testing.T, r projector.Report, asset, sum string) {
 // very rows the writers maintained: balance, held, version and updated_at.
 func TestRebuildFromEmptyEqualsWriters(t *testing.T) {
 	ctx := context.Background()
-	l := newLedger(t, pgtest.Pool(t))
+	l := newLedger(t, freshPool(t))
 	wallets := make([]uuid.UUID, 10)
 	for i := range wallets {
 		wallets[i] = l.wallet("GBP")
@@ -228,18 +228,18 @@ func TestRebuildFromEmptyEqualsWriters(t *testing.T) {
 // journal and stores the recomputed sum.
 func TestIncrementalRechecksStalePrefix(t *testing.T) {
 	ctx := context.Background()
-	l := newLedger(t, pgtest.Pool(t))
+	l := newLedger(t, freshPool(t))
 	auditor, err := projector.NewAuditor(l.store, nil)
 	require.NoError(t, err)
 	a, b := l.wallet("CHF"), l.wallet("CHF")
 	l.adjust(a, "CHF", 300)
-	drainAudit(t, auditor)
+	drainAudit(t, l, auditor)
 	_, err = l.pool.Exec(ctx, `UPDATE audit_wallet_sums SET balance = balance + 50 WHERE wallet_id = $1`, a)
 	require.NoError(t, err)
 	ok, err := l.transfer(ctx, a, b, "CHF", 20)
 	require.NoError(t, err)
 	require.True(t, ok)
-	r := drainAudit(t, auditor)
+	r := drainAudit(t, l, auditor)
 	assert.Empty(t, r.Findings)
 	var prefix int64
 	require.NoError(t, l.pool.QueryRow(ctx, `SELECT balance FROM audit_wallet_sums WHERE wallet_id = $1`, a).Scan(&prefix))

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
@@ -54,7 +53,7 @@ func historyOf(t *testing.T, l *ledger, w uuid.UUID) []projector.HistoryEntry {
 // stepped past it. The history projector, reading the outbox in xid order, waits for it and then projects both.
 func TestHistoryProjectorNeverSkipsALateCommit(t *testing.T) {
 	ctx := context.Background()
-	l := newLedger(t, pgtest.Pool(t))
+	l := newLedger(t, freshPool(t))
 	h, err := projector.NewHistoryProjector(l.store)
 	require.NoError(t, err)
 	w := make([]uuid.UUID, 4)
@@ -62,9 +61,9 @@ func TestHistoryProjectorNeverSkipsALateCommit(t *testing.T) {
 		w[i] = l.wallet("LTE")
 		l.adjust(w[i], "LTE", 100)
 	}
-	eventually(t, 30*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		require.NoError(t, h.Drain(ctx))
-		return pendingEvents(t, projector.ConsumerHistory) == 0
+		return pendingEvents(t, l, projector.ConsumerHistory) == 0
 	}, "the history projector to drain")
 
 	late, latePos := openTransfer(t, l, w[0], w[1], "LTE", 7)
@@ -82,7 +81,7 @@ func TestHistoryProjectorNeverSkipsALateCommit(t *testing.T) {
 	assert.Len(t, historyOf(t, l, w[2]), 1, "only the funding: the stream waits behind the open transaction")
 	require.NoError(t, late.Commit(ctx))
 
-	eventually(t, 30*time.Second, func() bool {
+	eventually(t, patience, func() bool {
 		require.NoError(t, h.Drain(ctx))
 		return len(historyOf(t, l, w[0])) == 2 && len(historyOf(t, l, w[2])) == 2
 	}, "both transfers in the history")

@@ -158,7 +158,7 @@ func TestLargeLedgerAudit(t *testing.T) {
 	assert.Equal(t, int64(400), cold200.Wallets)
 	assert.Equal(t, int64(400), warm200.Wallets)
 	// Its work follows what was touched, not the ledger's size: the transactions it checks are the new ones. (The
-	// times above are measurements for the README, not assertions: speed is never asserted by a test.)
+	// times above are measurements for docs/performance.md, not assertions: speed is never asserted by a test.)
 	assert.Equal(t, int64(10), warm10.Transactions)
 	assert.Equal(t, int64(200), warm200.Transactions)
 	assert.Less(t, warm200.Transactions*100, full.Transactions)

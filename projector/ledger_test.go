@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/command"
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
@@ -27,7 +27,18 @@ import (
 // The tests share one package database and run one at a time: each leaves the ledger consistent, because the full
 // sweeps look at every wallet.
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+// Every test has a database of its own (freshPool): the audits, rebuilds and read-side checkpoints these tests
+// exercise read or rewrite a whole database, so a shared one would let one test's wallets show up in another's.
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// freshPool returns a pool on a new migrated database, both closed and dropped when t ends.
+func freshPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), pgtest.NewDatabase(t, migrations.Apply))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
 
 var systemBase = uuid.MustParse("00000000-0000-0000-0000-000000000001")
 
@@ -152,6 +163,10 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	b := &logBuffer{}
 	return slog.New(slog.NewJSONHandler(b, nil)), b
 }
+
+// patience bounds every wait for a worker to do something: generous, because a busy machine can be many times
+// slower than an idle one, and a wait that ends as soon as its condition holds costs nothing.
+const patience = 2 * time.Minute
 
 // eventually polls cond until it holds or d passes.
 func eventually(t testing.TB, d time.Duration, cond func() bool, msg string) {

@@ -88,8 +88,8 @@ func TestRelayKilledMidStreamLosesNothing(t *testing.T) {
 
 	txs, ws := l.journal(ctx)
 	want := len(txs) + len(wallets)
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
-	waitDrained(t, r, 5*time.Second)
+	waitFor(t, patience, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
+	waitDrained(t, r, patience)
 	time.Sleep(200 * time.Millisecond)
 	checkExactlyTheJournal(t, got.unique(), txs, ws)
 	checkWalletOrder(t, got.unique())
@@ -107,7 +107,7 @@ func TestTwoRelaysAtOnce(t *testing.T) {
 	wallets := fundedWallets(t, l, 6)
 
 	a, b := startRelay(t, cfg, l.pool), startRelay(t, cfg, l.pool)
-	waitFor(t, 10*time.Second, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
+	waitFor(t, patience, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
 	leader, standby := a, b
 	if b.IsLeader() {
 		leader, standby = b, a
@@ -131,7 +131,7 @@ func TestTwoRelaysAtOnce(t *testing.T) {
 	wait := writeLoad(t, l, wallets, 4, stop)
 	time.Sleep(700 * time.Millisecond)
 	leader.stop()
-	waitFor(t, 10*time.Second, "the standby to take over", standby.IsLeader)
+	waitFor(t, patience, "the standby to take over", standby.IsLeader)
 	time.Sleep(700 * time.Millisecond)
 	close(stop)
 	wait()
@@ -139,8 +139,8 @@ func TestTwoRelaysAtOnce(t *testing.T) {
 
 	txs, ws := l.journal(ctx)
 	want := len(txs) + len(wallets)
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
-	waitDrained(t, standby, 5*time.Second)
+	waitFor(t, patience, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
+	waitDrained(t, standby, patience)
 	time.Sleep(200 * time.Millisecond)
 	checkExactlyTheJournal(t, got.unique(), txs, ws)
 	checkWalletOrder(t, got.unique())
@@ -171,7 +171,7 @@ func (s *natsServer) start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.cmd.Path, "-a", "127.0.0.1", "-p", fmt.Sprint(s.port), "-js", "-sd", s.store)
 	require.NoError(s.t, s.cmd.Start())
-	waitFor(s.t, 10*time.Second, "nats-server to listen", func() bool {
+	waitFor(s.t, patience, "nats-server to listen", func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
 		if err == nil {
 			c.Close()
@@ -201,7 +201,7 @@ func TestNATSDownForAWhile(t *testing.T) {
 	got := subscribeNATS(t, srv.url(), cfg)
 	wallets := fundedWallets(t, l, 4)
 	r := startRelay(t, cfg, l.pool)
-	waitFor(t, 10*time.Second, "the first events", func() bool { return len(got.unique()) >= len(wallets) })
+	waitFor(t, patience, "the first events", func() bool { return len(got.unique()) >= len(wallets) })
 
 	srv.kill()
 	for i := 0; i < 20; i++ {
@@ -209,7 +209,7 @@ func TestNATSDownForAWhile(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 201, status)
 	}
-	waitFor(t, 10*time.Second, "the lag to rise", func() bool {
+	waitFor(t, patience, "the lag to rise", func() bool {
 		lag := r.LastLag()
 		return lag.Backlog >= 20 && lag.OldestAge >= 1
 	})
@@ -218,8 +218,8 @@ func TestNATSDownForAWhile(t *testing.T) {
 
 	txs, ws := l.journal(ctx)
 	want := len(txs) + len(wallets)
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
-	waitFor(t, 10*time.Second, "the lag to fall", func() bool {
+	waitFor(t, patience, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
+	waitFor(t, patience, "the lag to fall", func() bool {
 		lag := r.LastLag()
 		return lag.Backlog == 0 && lag.OldestAge == 0
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 	"github.com/agentic-commerce/wallet-ledger/relay"
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	nc.Close()
-	os.Exit(m.Run())
+	os.Exit(leaktest.Check(m.Run()))
 }
 
 var admin = auth.Caller{Sub: "relay-test", Scopes: []string{auth.ScopeAdmin}}
@@ -178,8 +179,8 @@ func (r *running) stop() {
 	r.cancel()
 	select {
 	case <-r.done:
-	case <-time.After(15 * time.Second):
-		panic("relay did not stop within 15s")
+	case <-time.After(patience):
+		panic("relay did not stop within " + patience.String())
 	}
 }
 
@@ -286,6 +287,10 @@ func waitDrained(t testing.TB, r *running, d time.Duration) {
 		return l.MeasuredAt.After(since) && l.Backlog == 0
 	})
 }
+
+// patience bounds every wait for the relay to do something: generous, because a busy machine (make load beside make
+// test) can be many times slower than an idle one, and a wait that ends as soon as its condition holds costs nothing.
+const patience = 2 * time.Minute
 
 // waitFor polls cond until it holds or d passes; it never hangs.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {

@@ -131,18 +131,18 @@ func TestRelayPrunesWhatItRelayedWhileWritesFlow(t *testing.T) {
 
 	txs, ws := l.journal(ctx)
 	want := len(txs) + len(wallets)
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
+	waitFor(t, patience, fmt.Sprintf("%d events downstream", want), func() bool { return len(got.unique()) >= want })
 	checkExactlyTheJournal(t, got.unique(), txs, ws)
 	checkWalletOrder(t, got.unique())
-	waitFor(t, 10*time.Second, "the outbox pruned down to the quarantined event", func() bool {
+	waitFor(t, patience, "the outbox pruned down to the quarantined event", func() bool {
 		rows := l.outbox(ctx)
 		return len(rows) == 1 && rows[0].UUID == poison
 	})
-	waitDrained(t, r, 5*time.Second)
+	waitDrained(t, r, patience)
 
 	// The relay's position survived the prune of every row it had read, the last one included.
 	w := l.wallet(ctx)
-	waitFor(t, 10*time.Second, "an event written after the prune", func() bool {
+	waitFor(t, patience, "an event written after the prune", func() bool {
 		u := got.unique()
 		return u[len(u)-1].Payload.WalletID != nil && *u[len(u)-1].Payload.WalletID == w
 	})

@@ -84,7 +84,7 @@ func TestReleasedQuarantinedEventsArePublishedAgainWithTheirIDs(t *testing.T) {
 	broker := &refusing{Downstream: down, refuse: map[string]bool{fund: true, transfer: true}}
 	r := startRelayOn(t, cfg, l.pool, broker)
 
-	waitFor(t, 20*time.Second, "three events downstream and two quarantined", func() bool {
+	waitFor(t, patience, "three events downstream and two quarantined", func() bool {
 		q, err := relay.ListQuarantined(ctx, l.pool)
 		require.NoError(t, err)
 		return len(got.unique()) == 3 && len(q) == 2
@@ -111,8 +111,8 @@ func TestReleasedQuarantinedEventsArePublishedAgainWithTheirIDs(t *testing.T) {
 	released, err := relay.ReleaseAllQuarantined(ctx, l.pool)
 	require.NoError(t, err)
 	assert.Equal(t, []string{fund, transfer}, released)
-	waitFor(t, 20*time.Second, "the released events downstream", func() bool { return len(got.unique()) == 5 })
-	waitDrained(t, r, 5*time.Second)
+	waitFor(t, patience, "the released events downstream", func() bool { return len(got.unique()) == 5 })
+	waitDrained(t, r, patience)
 	all := got.unique()
 	assert.Equal(t, []string{fund, transfer}, []string{all[3].ID, all[4].ID}, "released in their original order")
 	for _, e := range all[3:] {
@@ -138,7 +138,7 @@ func TestReleasedQuarantinedEventsArePublishedAgainWithTheirIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(7), res.Deleted, "five rows and the two released copies")
 	c := l.wallet(ctx)
-	waitFor(t, 10*time.Second, "an event written after the prune", func() bool {
+	waitFor(t, patience, "an event written after the prune", func() bool {
 		u := got.unique()
 		return len(u) == 6 && u[5].Payload.WalletID != nil && *u[5].Payload.WalletID == c
 	})

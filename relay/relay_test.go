@@ -109,9 +109,9 @@ func TestEveryCommittedWriteAndNothingElseGoesDownstream(t *testing.T) {
 			txs, wallets := l.journal(ctx)
 			require.Len(t, txs, 7) // funding, five transfers, the keyed transfer once
 			want := len(txs) + 3
-			waitFor(t, 20*time.Second, "every event downstream", func() bool { return len(got.unique()) >= want })
+			waitFor(t, patience, "every event downstream", func() bool { return len(got.unique()) >= want })
 			// Anything extra would arrive in the next poll cycles: give it the time, then look.
-			waitDrained(t, r, 5*time.Second)
+			waitDrained(t, r, patience)
 			time.Sleep(300 * time.Millisecond)
 			checkExactlyTheJournal(t, got.unique(), txs, wallets)
 			checkWalletOrder(t, got.unique())
@@ -139,7 +139,7 @@ func TestPoisonEventIsQuarantinedAndCountedNotSkipped(t *testing.T) {
 	after := l.wallet(ctx)
 
 	startRelay(t, cfg, l.pool)
-	waitFor(t, 20*time.Second, "the good events around the poison one", func() bool { return len(got.unique()) == 2 })
+	waitFor(t, patience, "the good events around the poison one", func() bool { return len(got.unique()) == 2 })
 	ids := []uuid.UUID{*got.unique()[0].Payload.WalletID, *got.unique()[1].Payload.WalletID}
 	assert.Equal(t, []uuid.UUID{before, after}, ids)
 
@@ -174,8 +174,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	status, body := get("/v1/health")
 	assert.Equal(t, 200, status)
 	assert.Equal(t, "ok", body["status"])
-	waitFor(t, 10*time.Second, "leadership", r.IsLeader)
-	waitFor(t, 10*time.Second, "a lag measurement", func() bool { return !r.LastLag().MeasuredAt.IsZero() })
+	waitFor(t, patience, "leadership", r.IsLeader)
+	waitFor(t, patience, "a lag measurement", func() bool { return !r.LastLag().MeasuredAt.IsZero() })
 	status, body = get("/v1/ready")
 	assert.Equal(t, 200, status, body)
 	assert.Equal(t, true, body["leader"])
@@ -239,7 +239,7 @@ func TestReferenceSubscriberPrintsEachEventOnce(t *testing.T) {
 		_ = cmd.Wait()
 	})
 	lines := func() []string { return strings.Split(strings.TrimSpace(stdout.String()), "\n") }
-	waitFor(t, 20*time.Second, "four events printed", func() bool { return len(lines()) >= 4 })
+	waitFor(t, patience, "four events printed", func() bool { return len(lines()) >= 4 })
 	time.Sleep(300 * time.Millisecond)
 	ids := map[string]bool{}
 	var types []string

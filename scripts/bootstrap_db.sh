@@ -27,7 +27,7 @@ can_login() { psql "$ADMIN_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; }
 pg_bin_dir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 install_postgres() {
-  log "PostgreSQL is not installed: installing it with apt-get"
+  log "PostgreSQL is not installed: installing it with apt-get (needs sudo; a minute or two)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
 }
@@ -60,6 +60,7 @@ allow_local_trust() {
   fi
 }
 
+log "checking PostgreSQL at $DB_HOST:$DB_PORT, database $DB_NAME"
 command -v pg_isready >/dev/null 2>&1 && [ -n "$(pg_bin_dir)" ] || install_postgres
 if ! server_answers; then
   case "$DB_HOST" in
@@ -88,5 +89,6 @@ fi
 log "PostgreSQL ready at $DB_HOST:$DB_PORT, database $DB_NAME"
 
 if [ "${1:-}" = "--migrate" ]; then
+  log "applying the migrations"
   go run ./cmd/migrate
 fi

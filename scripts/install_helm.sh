@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the helm CLI from source through the Go module proxy into bin/helm (no prebuilt download: the
-# module proxy is the only registry CI and developer machines reach). deploy/deploy_test.go runs it.
-# Idempotent: a bin/helm of the pinned version is kept.
+# Builds the helm CLI from source through the Go module proxy (no prebuilt download: the module proxy is the only
+# registry CI and developer machines reach) into the tools cache shared by every clone (scripts/tools_dir.sh), and
+# links it as bin/helm for this clone. deploy/'s tests find it there (internal/devtools). Built once per machine and
+# helm version: a cached helm of the pinned version is kept.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
@@ -11,22 +12,25 @@ K8S_MAJOR=1
 K8S_MINOR=37
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${root}/bin"
+# shellcheck source=tools_dir.sh
+source "${root}/scripts/tools_dir.sh"
+dir="${WALLET_TOOLS_DIR}/helm/${HELM_VERSION}"
 
-if [[ -x "${bin}/helm" ]] && [[ "$("${bin}/helm" version --template '{{.Version}}' 2>/dev/null)" == "${HELM_VERSION}" ]]; then
-  exit 0
+if [[ ! -x "${dir}/helm" ]] || [[ "$("${dir}/helm" version --template '{{.Version}}' 2>/dev/null)" != "${HELM_VERSION}" ]]; then
+  ldflags="-s -w"
+  ldflags+=" -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=${K8S_MAJOR}"
+  ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${K8S_MINOR}"
+  ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=${K8S_MAJOR}"
+  ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${K8S_MINOR}"
+
+  echo "install_helm: building helm ${HELM_VERSION} from source into ${dir} (once per machine: a few minutes)" >&2
+  mkdir -p "${dir}"
+  # `go install pkg@version` resolves helm's own module graph: our go.mod is never touched.
+  GOBIN="${dir}" GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
+    go install -trimpath -ldflags "${ldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+  "${dir}/helm" version --short >&2
 fi
-
-ldflags="-s -w"
-ldflags+=" -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
-ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=${K8S_MAJOR}"
-ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${K8S_MINOR}"
-ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=${K8S_MAJOR}"
-ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${K8S_MINOR}"
-
-echo "installing helm ${HELM_VERSION} into ${bin} (go install, a minute or two on first run)" >&2
-mkdir -p "${bin}"
-# `go install pkg@version` resolves helm's own module graph: our go.mod is never touched.
-GOBIN="${bin}" GOFLAGS=-buildvcs=false CGO_ENABLED=0 \
-  go install -trimpath -ldflags "${ldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
-"${bin}/helm" version --short >&2
+ln -sfn "${dir}/helm" "${WALLET_TOOLS_DIR}/bin/helm"
+mkdir -p "${root}/bin"
+ln -sfn "${dir}/helm" "${root}/bin/helm"

@@ -12,19 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/agentic-commerce/wallet-ledger/command"
-	"github.com/agentic-commerce/wallet-ledger/eventstore"
-	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
-	"github.com/agentic-commerce/wallet-ledger/migrations"
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+// Every test makes its own database (newLedger): the sweep reads a whole database, so a shared one would let one
+// test's wallets, and corruptions, show up in another's report.
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 type jsonReport struct {
 	Clean    bool                `json:"clean"`
@@ -48,30 +45,16 @@ func audit(t *testing.T, args ...string) (int, string, string) {
 // report (text and JSON) and a log line; after the rebuild it is 0 again; no database is 2.
 func TestAuditExitCodes(t *testing.T) {
 	ctx := context.Background()
-	t.Setenv("DATABASE_URL", pgtest.URL(t))
-	pool := pgtest.Pool(t)
-	store, err := eventstore.NewStore(pool)
-	require.NoError(t, err)
-	cmds, err := command.New(store, uuid.MustParse("00000000-0000-0000-0000-000000000001"), 24*time.Hour)
-	require.NoError(t, err)
-	t.Cleanup(cmds.Close)
-	admin := auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
-	idem := func() command.Idempotency {
-		k := uuid.NewString()
-		return command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)}
-	}
-	w := uuid.New()
-	_, err = cmds.CreateWallet.Run(ctx, admin, idem(), command.CreateWallet{WalletID: w, Asset: "AUD", Owner: "ann"})
-	require.NoError(t, err)
-	out, err := cmds.Adjust.Run(ctx, admin, idem(), command.Adjustment{WalletID: w, Asset: "AUD", Amount: 500, Reason: "seed"})
-	require.NoError(t, err)
-	require.Equal(t, 201, out.Status)
+	l := newLedger(t)
+	t.Setenv("DATABASE_URL", l.url)
+	pool, store := l.pool, l.store
+	w := l.fundedWallet(t, "AUD", 500)
 
 	code, text, _ := audit(t)
 	require.Equal(t, exitClean, code, text)
 	assert.Contains(t, text, "audit full: clean")
 
-	_, err = pool.Exec(ctx, `UPDATE balance_projections SET balance = 499 WHERE wallet_id = $1`, w)
+	_, err := pool.Exec(ctx, `UPDATE balance_projections SET balance = 499 WHERE wallet_id = $1`, w)
 	require.NoError(t, err)
 
 	code, text, logs := audit(t)
@@ -104,7 +87,7 @@ func TestAuditExitCodes(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 	cmd := exec.Command(bin, "--json")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.URL(t), "OTEL_SDK_DISABLED=true")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+l.url, "OTEL_SDK_DISABLED=true")
 	binOut, err := cmd.Output()
 	var exitErr *exec.ExitError
 	require.True(t, errors.As(err, &exitErr), "want exit 1, got %v", err)
@@ -119,7 +102,9 @@ func TestAuditExitCodes(t *testing.T) {
 	code, js, _ = audit(t, "--json")
 	require.Equal(t, exitClean, code, js)
 	assert.True(t, strings.Contains(js, `"clean":true`), js)
-	require.NoError(t, exec.Command(bin).Run(), "the binary exits 0 on a clean ledger")
+	clean := exec.Command(bin)
+	clean.Env = cmd.Env
+	require.NoError(t, clean.Run(), "the binary exits 0 on a clean ledger")
 }
 
 func TestAuditCannotRun(t *testing.T) {

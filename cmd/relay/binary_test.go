@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 )
 
 var (
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}
-	os.Exit(code)
+	os.Exit(leaktest.Check(code))
 }
 
 // relayBinary builds this command once per test binary, so the tests run the relay exactly as it ships.

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,37 +10,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
+	"github.com/agentic-commerce/wallet-ledger/internal/docblock"
 )
 
-// The README's agent flow (grant a mandate, spend as the agent, hold and capture, refund, revoke) is run as
+// docs/agents.md's agent flow (grant a mandate, spend as the agent, hold and capture, refund, revoke) is run as
 // written, except for the server address, and what it printed is checked; then the journal and the events it left.
-func TestREADMEAgentFlowWorksAsWritten(t *testing.T) {
-	for _, tool := range []string{"curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is needed to run the README's agent flow", tool)
-		}
-	}
-	readme, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
-	block := agentFlowBlock(t, string(readme))
-
-	a := newAPI(t)
-	bin := filepath.Join(t.TempDir(), "bin")
-	require.NoError(t, os.MkdirAll(bin, 0o755))
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "walletctl"), "../walletctl")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
-	script := strings.ReplaceAll(block, "http://localhost:8080", a.base)
-	run := func() string {
-		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-		cmd.Dir = filepath.Dir(bin)
-		cmd.Env = append(os.Environ(), "JWT_SECRET="+testSecret)
-		out, err := cmd.Output()
-		require.NoError(t, err, "%s", out)
-		return string(out)
-	}
+func TestAgentFlowWorksAsWritten(t *testing.T) {
+	block := docblock.Find(t, "../../docs/agents.md", "agent-flow")
+	// Its own database: the flow's fixed wallet IDs must not collide with other tests', and the event counts
+	// below must be the flow's alone.
+	a := newIsolatedAPI(t)
+	run := func() string { return runDocBlock(t, block, a.base, "jq") }
 	text := run()
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	problems := regexp.MustCompile(`"code":"([a-z_]+)"`).FindAllStringSubmatch(text, -1)
@@ -51,7 +28,7 @@ func TestREADMEAgentFlowWorksAsWritten(t *testing.T) {
 	for _, p := range problems {
 		codes = append(codes, p[1])
 	}
-	assert.Equal(t, []string{"mandate_limit_exceeded", "mandate_inactive"}, codes, "the only refusals are the two the README shows: %s", text)
+	assert.Equal(t, []string{"mandate_limit_exceeded", "mandate_inactive"}, codes, "the only refusals are the two the flow shows: %s", text)
 	assert.Contains(t, text, `"kind":"refund"`)
 	assert.Contains(t, text, `"status":"revoked"`)
 	assert.Regexp(t, `"spent_in_period":4000,"remaining":2000`, text, "the transfer and the capture are charged, the released 5.00 is not")
@@ -68,11 +45,11 @@ func TestREADMEAgentFlowWorksAsWritten(t *testing.T) {
 	// The events name the agent and the mandate; the refund links its original.
 	ctx := context.Background()
 	var n int
-	require.NoError(t, pgtest.Pool(t).QueryRow(ctx, `SELECT count(*) FROM outbox_events
+	require.NoError(t, a.app.pool.QueryRow(ctx, `SELECT count(*) FROM outbox_events
 		WHERE payload->>'sub' = 'shopping-agent' AND payload->>'mandate_id' IS NOT NULL`).Scan(&n))
 	assert.GreaterOrEqual(t, n, 5, "transfer, hold and capture: their transaction.committed and hold.* events")
 	var types []string
-	rows, err := pgtest.Pool(t).Query(ctx, `SELECT DISTINCT payload->>'type' FROM outbox_events
+	rows, err := a.app.pool.Query(ctx, `SELECT DISTINCT payload->>'type' FROM outbox_events
 		WHERE payload::jsonb->'wallet_ids' ? '33333333-3333-4333-8333-333333333333' ORDER BY 1`)
 	require.NoError(t, err)
 	for rows.Next() {
@@ -84,7 +61,7 @@ func TestREADMEAgentFlowWorksAsWritten(t *testing.T) {
 	for _, want := range []string{"hold.captured", "hold.created", "mandate.granted", "mandate.revoked", "transaction.committed", "wallet.created"} {
 		assert.Contains(t, types, want)
 	}
-	require.NoError(t, pgtest.Pool(t).QueryRow(ctx, `SELECT count(*) FROM outbox_events
+	require.NoError(t, a.app.pool.QueryRow(ctx, `SELECT count(*) FROM outbox_events
 		WHERE payload->>'kind' = 'refund' AND payload->>'refund_of' IS NOT NULL`).Scan(&n))
 	assert.Equal(t, 1, n)
 	ledgerConsistent(t, a, "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444")
@@ -101,26 +78,14 @@ func TestHoldSweeperWorker(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.app.commands.RunHoldSweeper(ctx, 100*time.Millisecond) }()
-	require.Eventually(t, func() bool { return a.funds(w).Held == 0 }, 5*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return a.funds(w).Held == 0 }, patience, 50*time.Millisecond)
 	cancel()
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("the sweeper did not stop with its context")
 	}
 	assert.Equal(t, "expired", created(t, a.get(alice, "/v1/holds/"+id), 200)["status"])
 	ledgerConsistent(t, a, w)
-}
-
-// agentFlowBlock returns the README's bash block of the agent flow.
-func agentFlowBlock(t *testing.T, readme string) string {
-	t.Helper()
-	for _, m := range regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(readme, -1) {
-		if strings.Contains(m[1], "/mandates") && strings.Contains(m[1], "/refunds") {
-			return m[1]
-		}
-	}
-	t.Fatal("README has no agent-flow block granting a mandate and refunding")
-	return ""
 }

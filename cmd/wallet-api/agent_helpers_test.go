@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 )
 
 // Helpers of the holds, mandates and refunds tests.
@@ -48,7 +47,7 @@ func in(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC
 func ledgerConsistent(t *testing.T, a *testAPI, wallets ...string) {
 	t.Helper()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
+	pool := a.app.pool // the API's own database, whichever the test gave it
 	var bad []string
 	check := func(what, sql string) {
 		rows, err := pool.Query(ctx, sql)

@@ -16,7 +16,7 @@ import (
 // A projection corrupted with SQL behind the ledger's back: the endpoint (the audit engine's one-wallet check)
 // reports it with both sums, a neighbouring wallet stays consistent, and after the rebuild it is consistent again.
 func TestBalanceAuditReportsCorruptedProjection(t *testing.T) {
-	api := newAPI(t)
+	api := newIsolatedAPI(t) // the corruption must never be seen by another test's database-wide checks
 	owner := token(t, "audit-erin", auth.ScopeRead, auth.ScopeWrite)
 	w := api.createWallet(owner, "AUX")
 	other := api.createWallet(owner, "AUX")

@@ -11,13 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 )
 
 // Many goroutines move money among a few wallets (hot rows, both directions, overdrafts included). At the end
 // money is conserved per asset, no user balance is negative and every projection equals its journal sum.
 func TestConcurrentTransfersConserveMoney(t *testing.T) {
-	a := newAPI(t)
+	a := newIsolatedAPI(t) // the checks below read every projection of the database
 	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
 	const walletsN, workers, perWorker, funding = 4, 12, 40, 1000
 	wallets := make([]string, walletsN)
@@ -55,7 +54,7 @@ func TestConcurrentTransfersConserveMoney(t *testing.T) {
 	assert.Positive(t, statuses[http.StatusCreated])
 
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
+	pool := a.app.pool
 	var total, negatives, mismatched int64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT coalesce(sum(balance), 0) FROM balance_projections WHERE asset = 'CONC'`).Scan(&total))
 	assert.Zero(t, total, "user and system balances of an asset sum to zero")

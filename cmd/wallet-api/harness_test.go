@@ -28,7 +28,13 @@ import (
 
 // The black-box suite: every test drives the real handler over HTTP against a real, freshly migrated database.
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m, migrations.Apply)
+	if walletctlErr == nil && walletctlRoot != "" {
+		_ = os.RemoveAll(walletctlRoot) // the walletctl the documentation tests built
+	}
+	os.Exit(code)
+}
 
 const testSecret = "test-secret-0123456789abcdef"
 
@@ -53,6 +59,16 @@ type testAPI struct {
 func newAPI(t testing.TB) *testAPI {
 	t.Helper()
 	return newAPIWith(t, testConfig(t))
+}
+
+// newIsolatedAPI starts the wallet-api handler on a database of its own. Tests that read or rewrite more than
+// their own rows use it (database-wide sums, a corrupted projection, the read side's checkpoints, every backend
+// waiting on a lock): on the package database one test's wallets would show up in another's checks.
+func newIsolatedAPI(t testing.TB) *testAPI {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.DatabaseURL = pgtest.NewDatabase(t, migrations.Apply)
+	return newAPIWith(t, cfg)
 }
 
 func newAPIWith(t testing.TB, cfg config.Config) *testAPI {
@@ -107,6 +123,16 @@ type request struct {
 	Multi       http.Header // added as given, after Header: for repeated headers
 }
 
+// harnessClient bounds every exchange, so a request the server never answers fails its test instead of hanging it.
+// The bound is far beyond any busy machine's slowness: only a wait that would never end (or one left to a
+// 10-minute timeout, as the fail-closed tests arrange) reaches it.
+var harnessClient = &http.Client{Timeout: 2 * time.Minute}
+
+// patience bounds every wait for something to happen (a lock to be waited on, a process to drain, a projector to
+// catch up): generous, because a busy machine can be many times slower than an idle one, and a wait that ends as soon
+// as its condition holds costs nothing.
+const patience = 2 * time.Minute
+
 var keySeq atomic.Int64
 
 // newKey returns a unique idempotency key.
@@ -153,7 +179,7 @@ func (a *testAPI) do(req request) response {
 			httpReq.Header.Add(k, v)
 		}
 	}
-	resp, err := http.DefaultClient.Do(httpReq)
+	resp, err := harnessClient.Do(httpReq)
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -69,10 +69,10 @@ func (a *testAPI) walk(tok, walletID string, limit int) []historyEntry {
 	}
 }
 
-// startHistoryProjector runs the relay's history projector on the test database until the test ends.
-func startHistoryProjector(t *testing.T) {
+// startHistoryProjector runs the relay's history projector on a's database until the test ends.
+func startHistoryProjector(t *testing.T, a *testAPI) {
 	t.Helper()
-	store, err := eventstore.NewStore(pgtest.Pool(t))
+	store, err := eventstore.NewStore(a.app.pool)
 	require.NoError(t, err)
 	h, err := projector.NewHistoryProjector(store)
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func startHistoryProjector(t *testing.T) {
 // History is eventually consistent and says so; once caught up each entry carries the journal's running
 // balance; pages walked while transfers commit never repeat or skip an entry.
 func TestHistoryPaginationUnderConcurrentWrites(t *testing.T) {
-	api := newAPI(t)
+	api := newIsolatedAPI(t) // the history projector below reads the whole database's outbox
 	alice := token(t, "hist-alice", auth.ScopeRead, auth.ScopeWrite)
 	treasury := token(t, "treasury", auth.ScopeAdmin)
 	a := api.createWallet(alice, "HST")
@@ -100,7 +100,7 @@ func TestHistoryPaginationUnderConcurrentWrites(t *testing.T) {
 	assert.Greater(t, lag.ReadModel.JournalHead, int64(0))
 	assert.Equal(t, int64(1), lag.ReadModel.PendingEntries)
 
-	startHistoryProjector(t)
+	startHistoryProjector(t, api)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var committed atomic.Int64
@@ -159,7 +159,7 @@ func TestHistoryPaginationUnderConcurrentWrites(t *testing.T) {
 	require.Eventually(t, func() bool {
 		page = api.history(alice, a, 1, nil)
 		return page.ReadModel.PendingEntries == 0 && page.ReadModel.Position == page.ReadModel.JournalHead
-	}, 20*time.Second, 50*time.Millisecond, "the history projector to catch up")
+	}, patience, 50*time.Millisecond, "the history projector to catch up")
 	all := api.walk(alice, a, 200)
 	journal, err := api.app.pool.Query(context.Background(), `SELECT e.entry_id, e.amount,
 			sum(e.amount) OVER (ORDER BY e.entry_id)::bigint, t.position

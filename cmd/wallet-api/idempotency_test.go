@@ -10,13 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
-	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 )
 
-func journalCountForKey(t *testing.T, sub, key string) int {
+func journalCountForKey(t *testing.T, a *testAPI, sub, key string) int {
 	t.Helper()
 	var n int
-	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(),
+	require.NoError(t, a.app.pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM journal_transactions WHERE sub = $1 AND idempotency_key = $2`, sub, key).Scan(&n))
 	return n
 }
@@ -43,7 +42,7 @@ func TestReplayReturnsTheFirstResponseWithoutASecondEffect(t *testing.T) {
 		assert.Equal(t, string(first.Body), string(again.Body))
 	}
 	assert.EqualValues(t, 70, a.balance(from))
-	assert.Equal(t, 1, journalCountForKey(t, "alice", key))
+	assert.Equal(t, 1, journalCountForKey(t, a, "alice", key))
 }
 
 func TestKeyReusedForAnotherRequest(t *testing.T) {
@@ -150,5 +149,5 @@ func TestRacingRequestsWithOneKeyMoveMoneyOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, fresh, "exactly one request did the work")
 	assert.EqualValues(t, 990, a.balance(from))
-	assert.Equal(t, 1, journalCountForKey(t, "alice", key))
+	assert.Equal(t, 1, journalCountForKey(t, a, "alice", key))
 }

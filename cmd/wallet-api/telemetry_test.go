@@ -102,7 +102,7 @@ func TestTelemetryOfATransfer(t *testing.T) {
 			}
 		}
 		return false
-	}, 15*time.Second, 100*time.Millisecond, "no server span for the transfer")
+	}, patience, 100*time.Millisecond, "no server span for the transfer")
 
 	assert.Equal(t, parentID, hex.EncodeToString(server.GetParentSpanId()), "the caller's traceparent is the parent")
 	sqlUnder := sqlSpansUnder(rcv.Spans(), server)
@@ -178,7 +178,7 @@ func checkTraceReachesBroker(t *testing.T, tel *telemetry.Telemetry, rcv *otlpte
 	require.Eventually(t, func() bool {
 		published = metadataOf("watermill_" + relay.DefaultSQLTopic)
 		return published != nil
-	}, 20*time.Second, 50*time.Millisecond, "the relay never published transaction %s", txID)
+	}, patience, 50*time.Millisecond, "the relay never published transaction %s", txID)
 	parts := strings.Split(published["traceparent"], "-")
 	require.Len(t, parts, 4, "published metadata: %v", published)
 	assert.Equal(t, traceID, parts[1], "the published event left the request's trace")
@@ -191,7 +191,7 @@ func checkTraceReachesBroker(t *testing.T, tel *telemetry.Telemetry, rcv *otlpte
 			}
 		}
 		return false
-	}, 15*time.Second, 100*time.Millisecond, "no relay span %s in the transfer's trace", parts[2])
+	}, patience, 100*time.Millisecond, "no relay span %s in the transfer's trace", parts[2])
 }
 
 // sqlSpansUnder returns the query text of every PostgreSQL span descending from root.

@@ -26,7 +26,13 @@ import (
 // The MCP server is tested against the real wallet-api binary on a real, freshly migrated database: the agent's
 // tool calls go all the way to PostgreSQL.
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m, migrations.Apply)
+	if apiBinary != "" {
+		_ = os.RemoveAll(filepath.Dir(apiBinary)) // the wallet-api walletAPIBinary built
+	}
+	os.Exit(code)
+}
 
 const testSecret = "mcp-test-secret-0123456789abcdef"
 

@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ory/dockertest/v3"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 )
 
 const defaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -163,7 +165,8 @@ func withDatabase(server, name string) (string, error) {
 	return u.String(), nil
 }
 
-// Main runs a test package's tests against one fresh database made by prepare; use it from TestMain:
+// Main runs a test package's tests against one fresh database made by prepare, then drops it and fails the binary
+// if the tests left goroutines running (leaktest.Check); use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, migrations.Apply)) }
 func Main(m *testing.M, prepare Prepare) int {
@@ -181,7 +184,7 @@ func Main(m *testing.M, prepare Prepare) int {
 	if container != nil {
 		_ = container.Close()
 	}
-	return code
+	return leaktest.Check(code)
 }
 
 // URL returns the package database's URL (set up by Main).

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/agentic-commerce/wallet-ledger/internal/devtools"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
 )
 
@@ -20,9 +21,9 @@ const obsDir = "../../deploy/doks/observability"
 // promtool runs promtool with args in dir. A missing promtool fails the test: skipping would hide broken configs.
 func promtool(t *testing.T, dir string, args ...string) {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
+	bin, err := devtools.Find("promtool")
 	if err != nil {
-		t.Fatalf("promtool not found on PATH: run scripts/install_promtool.sh (Debian package prometheus): %v", err)
+		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
