@@ -28,7 +28,7 @@ func NewHistoryProjector(store *eventstore.Store) (*HistoryProjector, error) {
 	if store == nil {
 		return nil, errors.New("projector: nil store")
 	}
-	return &HistoryProjector{store: store, Batch: 500}, nil
+	return &HistoryProjector{store: store, Batch: 2000}, nil
 }
 
 // Step consumes one slice of the outbox and catches up the wallets it names, with the checkpoint, in one

@@ -16,7 +16,7 @@ func TestLoadWorkerConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "2s", cfg.AuditInterval.String())
 	assert.Equal(t, "1h0m0s", cfg.AuditFullInterval.String())
-	assert.Equal(t, "500ms", cfg.HistoryInterval.String())
+	assert.Equal(t, "1s", cfg.HistoryInterval.String())
 	for _, bad := range []string{"0s", "-1s", "soon"} {
 		_, err := projector.LoadWorkerConfig(func(k string) string {
 			if k == "HISTORY_INTERVAL" {
