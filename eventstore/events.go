@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -59,12 +58,6 @@ type Event struct {
 	Mandate       *MandateView `json:"mandate,omitempty"`
 }
 
-// outboxSchema is Watermill's PostgreSQL schema pointed at outbox_events; using its insert keeps the rows exactly
-// what the relay's Watermill subscriber reads.
-var outboxSchema = watermillsql.DefaultPostgreSQLSchema{
-	GenerateMessagesTableName: func(string) string { return OutboxTopic },
-}
-
 // NewTransactionEvent describes a committed journal transaction.
 func NewTransactionEvent(t Transaction) Event {
 	id := t.ID
@@ -110,32 +103,40 @@ type Outgoing struct {
 }
 
 // QueueOutbox queues the outbox rows of events in one statement, in order, with Watermill message UUID = event_id
-// so consumers can deduplicate. An event's own keys (type, partition key) win over its extra metadata.
+// so consumers can deduplicate. An event's own keys (type, partition key) win over its extra metadata. The rows are
+// exactly what Watermill's PostgreSQL schema writes (uuid, JSON payload, JSON metadata, the writer's xid8) and what
+// the relay reads; they are inserted from arrays rather than Watermill's VALUES list so that the statement's text,
+// and so its prepared plan, is the same for a batch of any size.
 func QueueOutbox(b *pgx.Batch, events []Outgoing) error {
 	if len(events) == 0 {
 		return nil
 	}
-	msgs := make(message.Messages, 0, len(events))
-	for _, o := range events {
+	ids, payloads, metadata := make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+	for i, o := range events {
 		ev := o.Event
 		payload, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", ev.Type, err)
 		}
-		msg := message.NewMessage(ev.EventID.String(), payload)
+		meta := make(message.Metadata, len(o.Metadata)+2)
 		for k, v := range o.Metadata {
-			msg.Metadata.Set(k, v)
+			meta.Set(k, v)
 		}
-		msg.Metadata.Set(MetadataEventType, ev.Type)
+		meta.Set(MetadataEventType, ev.Type)
 		if len(ev.WalletIDs) > 0 {
-			msg.Metadata.Set(MetadataPartitionKey, ev.WalletIDs[0].String())
+			meta.Set(MetadataPartitionKey, ev.WalletIDs[0].String())
 		}
-		msgs = append(msgs, msg)
+		encoded, err := json.Marshal(meta)
+		if err != nil {
+			return fmt.Errorf("encode metadata of event %s: %w", ev.Type, err)
+		}
+		ids[i], payloads[i], metadata[i] = ev.EventID.String(), string(payload), string(encoded)
 	}
-	q, err := outboxSchema.InsertQuery(watermillsql.InsertQueryParams{Topic: OutboxTopic, Msgs: msgs})
-	if err != nil {
-		return fmt.Errorf("build outbox insert: %w", err)
-	}
-	b.Queue(q.Query, q.Args...)
+	// ORDER BY the position in the arrays: the offsets (bigserial) are drawn in that order, which is the order the
+	// writes were decided in, and the relay publishes in offset order.
+	b.Queue(`INSERT INTO `+OutboxTopic+` (uuid, payload, metadata, transaction_id)
+		SELECT u, p::json, m::json, pg_current_xact_id()
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS o(u, p, m, i) ORDER BY i`,
+		ids, payloads, metadata)
 	return nil
 }
