@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/webhook"
 )
 
 // maxAmount is the largest amount a request may carry: 2^53-1, the largest integer every JSON client represents
@@ -22,6 +23,8 @@ type Commands struct {
 	keyTTL         time.Duration
 	now            func() time.Time
 	holdMaxTTL     time.Duration // how far ahead a hold may expire; see SetHoldMaxTTL
+
+	webhooks webhook.Settings // WEBHOOK_SECRET_KEY and the URL policy; see SetWebhooks
 }
 
 // New returns the write side. keyTTL is how long idempotency keys are kept (at least 24h).

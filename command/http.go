@@ -29,10 +29,16 @@ func Routes(r *mux.Router, c *Commands, authn *httpapi.Authenticator) {
 		{"/v1/wallets/{id}/mandates", write, postOn(c.ValidateGrantMandate, c.GrantMandate)},
 		{"/v1/mandates/{id}/revoke", write, postOn(idOnly[RevokeMandateRequest], c.RevokeMandate)},
 		{"/v1/transactions/{id}/refunds", write, postOn(ValidateRefund, c.Refund)},
+		{"/v1/webhook_endpoints", write, post(c.ValidateCreateWebhookEndpoint, c.CreateWebhookEndpoint)},
+		{"/v1/webhook_endpoints/{id}/disable", write, postOn(idOnly[EmptyWebhookRequest], c.DisableWebhookEndpoint)},
+		{"/v1/webhook_endpoints/{id}/enable", write, postOn(idOnly[EmptyWebhookRequest], c.EnableWebhookEndpoint)},
+		{"/v1/webhook_endpoints/{id}/rotate_secret", write, postOn(idOnly[EmptyWebhookRequest], c.RotateWebhookSecret)},
+		{"/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", write, postOnDelivery(c.ResendWebhookDelivery)},
 	}
 	for _, rt := range routes {
 		r.Handle(rt.path, rt.scope(rt.handler)).Methods(http.MethodPost)
 	}
+	webhookRoutes(r, c, write)
 }
 
 // useCase is a write's last step: it runs cmd for caller under the Idempotency-Key.

@@ -27,7 +27,16 @@ const (
 	EventHoldExpired          = "hold.expired"
 	EventMandateGranted       = "mandate.granted"
 	EventMandateRevoked       = "mandate.revoked"
+	// EventWebhookEndpointDisabled: the relay disabled an endpoint that failed continuously (issue 19).
+	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
+
+// EventTypes lists every event type, for the filters of webhook endpoints and of the events feed. A new type is
+// added here too.
+var EventTypes = []string{
+	EventWalletCreated, EventTransactionCommitted, EventHoldCreated, EventHoldCaptured, EventHoldVoided,
+	EventHoldExpired, EventMandateGranted, EventMandateRevoked, EventWebhookEndpointDisabled,
+}
 
 // Metadata keys of every outbox message.
 const (
@@ -57,6 +66,8 @@ type Event struct {
 	RefundOf      *uuid.UUID   `json:"refund_of,omitempty"`
 	Hold          *HoldView    `json:"hold,omitempty"`
 	Mandate       *MandateView `json:"mandate,omitempty"`
+	EndpointID    *uuid.UUID   `json:"endpoint_id,omitempty"` // webhook_endpoint.* events
+	Reason        string       `json:"reason,omitempty"`      // webhook_endpoint.disabled
 }
 
 // outboxSchema is Watermill's PostgreSQL schema pointed at outbox_events; using its insert keeps the rows exactly

@@ -1,6 +1,7 @@
 -- Signed webhooks and the events feed (issue 19): how merchants and agents outside the cluster subscribe to the
--- ledger. The relay fills all three tables from the outbox (consumer group "webhooks"); the API manages endpoints,
--- lists deliveries and serves the feed.
+-- ledger. The relay fills the feed and the deliveries from the outbox, as the Watermill consumer group "webhooks"
+-- (its offsets row, which also holds the outbox prune back, appears when the relay first subscribes); the API
+-- manages endpoints, lists deliveries and serves the feed.
 
 -- The events feed: every outbox event the relay has recorded, numbered by seq in the order it recorded them. One
 -- writer at a time (the relay's fan-out holds an advisory lock while it inserts), so a seq is committed only after
@@ -81,9 +82,3 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_pending_seq_idx ON webhook_deliveries (event_seq) WHERE status = 'pending';
-
--- The relay's fan-out into the feed and the deliveries is the Watermill consumer group "webhooks" of the outbox.
--- Its offsets row exists from now on, so the outbox prune (which keeps every row some group has not acked) keeps
--- what the fan-out has not read yet even before a relay that runs it first starts.
-INSERT INTO watermill_offsets_outbox_events (consumer_group, offset_acked, last_processed_transaction_id)
-VALUES ('webhooks', 0, '0') ON CONFLICT DO NOTHING;

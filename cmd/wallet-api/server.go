@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 	"github.com/agentic-commerce/wallet-ledger/query"
+	"github.com/agentic-commerce/wallet-ledger/webhook"
 )
 
 // app is the wallet-api's dependency graph.
@@ -59,6 +61,14 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err := commands.SetHoldMaxTTL(cfg.HoldMaxTTL); err != nil {
 		return nil, err
 	}
+	hooks, err := webhook.LoadSettings(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if hooks.Keyring == nil {
+		slog.Warn("WEBHOOK_SECRET_KEY is not set: creating webhook endpoints answers 503 webhooks_not_configured")
+	}
+	commands.SetWebhooks(hooks)
 	queries, err := query.New(store)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ type instrumentSet struct {
 	relayed     metric.Int64Counter
 	publishErrs metric.Int64Counter
 	quarantined metric.Int64Counter
+	webhookInstruments
 }
 
 // gauges carries the last values the observable gauges report; it outlives any one provider.
@@ -153,6 +154,7 @@ func newInstrumentSet(m metric.Meter) (*instrumentSet, error) {
 			return nil
 		}))
 	add(err)
+	newWebhookInstruments(m, &s.webhookInstruments, add)
 	if len(errs) > 0 {
 		return &s, fmt.Errorf("create metric instruments: %w", errors.Join(errs...))
 	}

@@ -1,0 +1,97 @@
+package command
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/webhook"
+)
+
+// revealSecret opens the secret of a create or rotate_secret answer. The answer stored under the
+// Idempotency-Key holds the secret sealed, so the database never holds it in clear; the caller gets it in clear,
+// in the first answer and in every replay.
+func (c *Commands) revealSecret(out Outcome, err error) (Outcome, error) {
+	if err != nil || out.Problem {
+		return out, err
+	}
+	body, err := c.openSecret(out.Body)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.Body = body
+	return out, nil
+}
+
+// openSecret replaces the sealed secret of an answer by the secret itself.
+func (c *Commands) openSecret(body []byte) ([]byte, error) {
+	var answer map[string]json.RawMessage
+	var sealed, id string
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(answer["secret"], &sealed); err != nil || !strings.HasPrefix(sealed, sealedPrefix) {
+		return body, nil
+	}
+	_ = json.Unmarshal(answer["endpoint_id"], &id)
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sealed, sealedPrefix))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.webhooksConfigured(); err != nil {
+		return nil, err
+	}
+	secret, err := c.webhooks.Keyring.Open(raw, webhook.ResponseContext(id))
+	if err != nil {
+		return nil, httpapi.Errorf(webhook.CodeNotConfigured,
+			"this answer's secret was sealed with another WEBHOOK_SECRET_KEY than the server's")
+	}
+	answer["secret"], err = json.Marshal(string(secret))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(answer)
+}
+
+// postOnDelivery is the handler of POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry.
+func postOnDelivery(run useCase[ResendWebhookDelivery]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req EmptyWebhookRequest
+		caller, idem, id, ok := decodeWriteOn(w, r, &req)
+		if !ok {
+			return
+		}
+		delivery, err := httpapi.ParsePathID(mux.Vars(r)["delivery_id"])
+		respond(w, r, caller, idem, ResendWebhookDelivery{EndpointID: id, DeliveryID: delivery}, err, run)
+	}
+}
+
+// deleteWebhookEndpoint is the handler of DELETE /v1/webhook_endpoints/{id}: 204, also when it was already
+// deleted. It reads no body and no Idempotency-Key.
+func (c *Commands) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+	caller, ok := auth.CallerFrom(r.Context())
+	if !ok {
+		httpapi.WriteProblem(w, r, httpapi.Errorf("unauthorized", "a Bearer token is required"))
+		return
+	}
+	id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
+	if err == nil {
+		err = c.DeleteWebhookEndpoint(r.Context(), caller, id)
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// webhookRoutes registers the webhook endpoint routes that are not a POST of the route table.
+func webhookRoutes(r *mux.Router, c *Commands, write func(http.Handler) http.Handler) {
+	r.Handle("/v1/webhook_endpoints/{id}", write(http.HandlerFunc(c.deleteWebhookEndpoint))).Methods(http.MethodDelete)
+}
