@@ -57,7 +57,7 @@ type Event struct {
 	WalletID      *uuid.UUID   `json:"wallet_id,omitempty"`
 	Owner         string       `json:"owner,omitempty"`
 	WalletKind    string       `json:"wallet_kind,omitempty"`
-	Asset         string       `json:"asset"`
+	Asset         string       `json:"asset,omitempty"` // absent only from webhook_endpoint.* events
 	Amount        *int64       `json:"amount,omitempty"`
 	WalletIDs     []uuid.UUID  `json:"wallet_ids"`
 	Entries       []Entry      `json:"entries,omitempty"`
