@@ -28,34 +28,29 @@ func (c *Commands) revealSecret(out Outcome, err error) (Outcome, error) {
 	return out, nil
 }
 
-// openSecret replaces the sealed secret of an answer by the secret itself.
+// openSecret replaces the sealed secret of an endpoint answer by the secret itself.
 func (c *Commands) openSecret(body []byte) ([]byte, error) {
-	var answer map[string]json.RawMessage
-	var sealed, id string
-	if err := json.Unmarshal(body, &answer); err != nil {
+	var v webhook.EndpointView
+	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(answer["secret"], &sealed); err != nil || !strings.HasPrefix(sealed, sealedPrefix) {
+	if !strings.HasPrefix(v.Secret, sealedPrefix) {
 		return body, nil
 	}
-	_ = json.Unmarshal(answer["endpoint_id"], &id)
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sealed, sealedPrefix))
+	sealed, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v.Secret, sealedPrefix))
 	if err != nil {
 		return nil, err
 	}
 	if err := c.webhooksConfigured(); err != nil {
 		return nil, err
 	}
-	secret, err := c.webhooks.Keyring.Open(raw, webhook.ResponseContext(id))
+	secret, err := c.webhooks.Keyring.Open(sealed, webhook.ResponseContext(v.EndpointID.String()))
 	if err != nil {
 		return nil, httpapi.Errorf(webhook.CodeNotConfigured,
 			"this answer's secret was sealed with another WEBHOOK_SECRET_KEY than the server's")
 	}
-	answer["secret"], err = json.Marshal(string(secret))
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(answer)
+	v.Secret = string(secret)
+	return json.Marshal(v)
 }
 
 // postOnDelivery is the handler of POST /v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry.

@@ -8,6 +8,10 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@localhost:5432/wallet_s
 export JWT_SECRET="${JWT_SECRET:-dev-secret-change-me}"
 export JWT_AUDIENCE="${JWT_AUDIENCE:-agentic-commerce}"
 export HTTP_ADDR="${HTTP_ADDR:-:8080}"
+# Webhooks (docs/webhooks.md): a development key to seal endpoint secrets, and http:// to loopback allowed so the
+# reference receiver can run beside. Never set WEBHOOK_ALLOW_INSECURE outside local development.
+export WEBHOOK_SECRET_KEY="${WEBHOOK_SECRET_KEY:-ZGV2LXdlYmhvb2sta2V5LWNoYW5nZS1tZS0wMTIzNDU=}"
+export WEBHOOK_ALLOW_INSECURE="${WEBHOOK_ALLOW_INSECURE:-1}"
 
 scripts/bootstrap_db.sh
 make --no-print-directory build
@@ -27,6 +31,19 @@ curl -X POST http://localhost:${port}/v1/wallets \\
   -H "Content-Type: application/json" \\
   -H "Idempotency-Key: \$(uuidgen 2>/dev/null || date +%s%N)" \\
   -d '{"wallet_id":"11111111-1111-4111-8111-111111111111","asset":"USD"}'
+
+MSG
+cat <<MSG
+To try a webhook locally: add an endpoint pointing at the reference receiver, note its "secret", and run the
+receiver with it in another terminal; every event then prints there (docs/webhooks.md).
+
+curl -X POST http://localhost:${port}/v1/webhook_endpoints \\
+  -H "Authorization: Bearer \$TOKEN" \\
+  -H "Content-Type: application/json" \\
+  -H "Idempotency-Key: \$(uuidgen 2>/dev/null || date +%s%N)" \\
+  -d '{"url":"http://127.0.0.1:9000/webhooks"}'
+
+WEBHOOK_SECRET=whsec_... go run ./relay/example/webhook-receiver
 
 MSG
 # The relay beside the API: outbox events to the Watermill SQL topic wallet_events (RELAY_PUBLISHER=nats for NATS
