@@ -12,21 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// feedLockKey is the transaction-level advisory lock RecordFeedEvent takes before it draws a seq. With one writer
-// at a time, a seq commits only after every lower one did: a reader that pages by seq never steps over an event
-// that commits later, so it sees each one exactly once and in order.
+// feedLockKey is the transaction-level advisory lock QueueRecordFeedEvent takes before it draws a seq. With one
+// writer at a time, a seq commits only after every lower one did: a reader that pages by seq never steps over an
+// event that commits later, so it sees each one exactly once and in order.
 const feedLockKey int64 = 0x6576656e7473 // "events"
-
-// FeedEvent is one event of the events feed.
-type FeedEvent struct {
-	Seq        int64
-	EventID    uuid.UUID
-	Type       string
-	Audience   []string // the subs that may see it besides admins
-	WalletIDs  []uuid.UUID
-	OccurredAt time.Time
-	Payload    json.RawMessage // exactly as in the outbox
-}
 
 // feedEnvelope is what the feed reads of an event's payload.
 type feedEnvelope struct {
@@ -38,17 +27,18 @@ type feedEnvelope struct {
 	WalletIDs  []uuid.UUID `json:"wallet_ids"`
 }
 
-// ErrNotAnEvent is returned by RecordFeedEvent for a payload that is not an event it can record.
+// ErrNotAnEvent is returned by QueueRecordFeedEvent for a payload that is not an event it can record.
 var ErrNotAnEvent = errors.New("not an event")
 
-// RecordFeedEvent records the event whose outbox payload is payload at the end of the feed, inside tx, and returns
-// it. recorded is false when the event was already in the feed (a re-delivery): nothing changes then. The event's
+// QueueRecordFeedEvent queues appending the event whose outbox payload is payload to the feed: taking the feed's
+// lock, then the insert. Sent as one batch (one implicit transaction, one round trip), with the statements that
+// depend on the event queued after it. An event already in the feed (a re-delivery) is left as it is. The event's
 // audience is the owners of the user wallets it names, and its owner field (an endpoint's owner for
 // webhook_endpoint.* events).
-func RecordFeedEvent(ctx context.Context, tx pgx.Tx, payload []byte) (ev FeedEvent, recorded bool, err error) {
+func QueueRecordFeedEvent(b *pgx.Batch, payload []byte) (eventID uuid.UUID, err error) {
 	var env feedEnvelope
 	if err := json.Unmarshal(payload, &env); err != nil || env.EventID == uuid.Nil || env.Type == "" || env.OccurredAt.IsZero() {
-		return FeedEvent{}, false, fmt.Errorf("%w: event_id, type and occurred_at are required", ErrNotAnEvent)
+		return uuid.Nil, fmt.Errorf("%w: event_id, type and occurred_at are required", ErrNotAnEvent)
 	}
 	wallets := append([]uuid.UUID{}, env.WalletIDs...)
 	if env.WalletID != nil && !containsID(wallets, *env.WalletID) {
@@ -58,24 +48,13 @@ func RecordFeedEvent(ctx context.Context, tx pgx.Tx, payload []byte) (ev FeedEve
 	if owner == SystemOwner {
 		owner = ""
 	}
-	ev = FeedEvent{EventID: env.EventID, Type: env.Type, WalletIDs: wallets, OccurredAt: env.OccurredAt, Payload: payload}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, feedLockKey); err != nil {
-		return FeedEvent{}, false, fmt.Errorf("lock the events feed: %w", err)
-	}
-	err = tx.QueryRow(ctx, `INSERT INTO events (event_id, type, audience, wallet_ids, occurred_at, payload)
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, feedLockKey)
+	b.Queue(`INSERT INTO events (event_id, type, audience, wallet_ids, occurred_at, payload)
 		VALUES ($1, $2, ARRAY(SELECT a FROM (
 			SELECT owner FROM wallets WHERE wallet_id = ANY($3) AND kind = 'user'
 			UNION SELECT $4::text WHERE $4::text <> '') x(a) ORDER BY a), $3, $5, $6)
-		ON CONFLICT (event_id) DO NOTHING
-		RETURNING seq, audience`, env.EventID, env.Type, wallets, owner, env.OccurredAt, string(payload)).
-		Scan(&ev.Seq, &ev.Audience)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ev, false, nil
-	}
-	if err != nil {
-		return FeedEvent{}, false, fmt.Errorf("record event %s in the feed: %w", env.EventID, err)
-	}
-	return ev, true, nil
+		ON CONFLICT (event_id) DO NOTHING`, env.EventID, env.Type, wallets, owner, env.OccurredAt, string(payload))
+	return env.EventID, nil
 }
 
 func containsID(ids []uuid.UUID, id uuid.UUID) bool {

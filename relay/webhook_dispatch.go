@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -42,8 +41,9 @@ func newDispatcher(r *Relay, cfg WebhookConfig) *dispatcher {
 }
 
 // fanOut is the Watermill handler of the "webhooks" consumer group: it records the event in the feed and creates
-// its deliveries, in one transaction. An event the feed cannot read is acknowledged and logged: the forwarder
-// quarantines such events, and a released one comes back through the outbox.
+// its deliveries, in one transaction. A re-delivered event stays as recorded; only an endpoint enabled since gets
+// a delivery of it. An event the feed cannot read is acknowledged and logged: the forwarder quarantines such
+// events, and a released one comes back through the outbox.
 func (d *dispatcher) fanOut(msg *message.Message) error {
 	ctx := msg.Context()
 	var env struct {
@@ -53,21 +53,17 @@ func (d *dispatcher) fanOut(msg *message.Message) error {
 		d.r.log.ErrorContext(ctx, "webhook fan-out skips an outbox row that is not an event", "event_id", msg.UUID)
 		return nil
 	}
+	// One batch, one implicit transaction, one round trip: the event and its deliveries commit together.
 	var created int64
-	err := pgx.BeginFunc(ctx, d.r.pool, func(tx pgx.Tx) error {
-		ev, recorded, err := eventstore.RecordFeedEvent(ctx, tx, msg.Payload)
-		if err != nil || !recorded {
-			return err
-		}
-		created, err = webhook.CreateDeliveries(ctx, tx, ev, d.cfg.Now())
-		return err
-	})
-	switch {
-	case errors.Is(err, eventstore.ErrNotAnEvent):
+	b := &pgx.Batch{}
+	id, err := eventstore.QueueRecordFeedEvent(b, msg.Payload)
+	if err != nil {
 		d.r.log.ErrorContext(ctx, "webhook fan-out skips an outbox row that is not an event", "event_id", msg.UUID, "error", err)
 		return nil
-	case err != nil:
-		return err
+	}
+	webhook.QueueCreateDeliveries(b, id, d.cfg.Now(), &created)
+	if err := d.r.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record event %s in the feed: %w", id, err)
 	}
 	if created > 0 {
 		select {

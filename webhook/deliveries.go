@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 )
@@ -82,21 +83,21 @@ func scanDeliveries(rows pgx.Rows, dst *[]Delivery) error {
 	return rows.Err()
 }
 
-// CreateDeliveries records, inside the transaction that recorded ev in the feed, one pending delivery of ev to
-// every enabled endpoint that receives it: an endpoint of an admin (all_events) or of a sub in ev's audience,
-// whose event_types are empty or name ev's type. It returns how many it created.
-func CreateDeliveries(ctx context.Context, tx pgx.Tx, ev eventstore.FeedEvent, now time.Time) (int64, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (delivery_id, endpoint_id, event_seq, event_id,
-			event_type, status, schedule_started_at, next_attempt_at, created_at)
-		SELECT gen_random_uuid(), endpoint_id, $1, $2, $3, 'pending', $5, $5, $5 FROM webhook_endpoints
-		WHERE status = 'enabled' AND (all_events OR owner = ANY($4))
-		  AND (cardinality(event_types) = 0 OR $3 = ANY(event_types))
-		ON CONFLICT ON CONSTRAINT webhook_deliveries_event_key DO NOTHING`,
-		ev.Seq, ev.EventID, ev.Type, ev.Audience, now)
-	if err != nil {
-		return 0, fmt.Errorf("create deliveries of event %s: %w", ev.EventID, err)
-	}
-	return tag.RowsAffected(), nil
+// QueueCreateDeliveries queues, after the statement that records event eventID in the feed (in the same batch),
+// one pending delivery of it to every enabled endpoint that receives it: an endpoint of an admin (all_events) or
+// of a sub in the event's audience, whose event_types are empty or name its type. created receives how many.
+func QueueCreateDeliveries(b *pgx.Batch, eventID uuid.UUID, now time.Time, created *int64) {
+	b.Queue(`INSERT INTO webhook_deliveries (delivery_id, endpoint_id, event_seq, event_id, event_type, status,
+			schedule_started_at, next_attempt_at, created_at)
+		SELECT gen_random_uuid(), w.endpoint_id, e.seq, e.event_id, e.type, 'pending', $2, $2, $2
+		FROM events e JOIN webhook_endpoints w ON w.status = 'enabled' AND (w.all_events OR w.owner = ANY(e.audience))
+			AND (cardinality(w.event_types) = 0 OR e.type = ANY(w.event_types))
+		WHERE e.event_id = $1
+		ON CONFLICT ON CONSTRAINT webhook_deliveries_event_key DO NOTHING`, eventID, now).
+		Exec(func(tag pgconn.CommandTag) error {
+			*created = tag.RowsAffected()
+			return nil
+		})
 }
 
 // DeliveryPage is one page of an endpoint's deliveries, newest event first.

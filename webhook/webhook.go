@@ -2,7 +2,8 @@
 // (the SQL that reads and writes them), endpoint secrets and how they are sealed at rest, the Standard Webhooks
 // signature, the URL safety policy, and the retry schedule. The wallet-api manages endpoints and lists deliveries
 // (packages command and query); the relay fans events out into deliveries and sends them (package relay).
-// It depends on eventstore only.
+// It depends on eventstore only; its delivery statements join the events feed's table (eventstore's), whose rows
+// the deliveries reference and whose payloads they send.
 package webhook
 
 import (
