@@ -2,13 +2,20 @@ package relay_test
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,13 +173,48 @@ func (rc *receiver) delivered() map[string]bool {
 	return out
 }
 
-// verify checks h with the specification's library, as a receiver would, with secret.
+// verify checks h as a receiver would, with secret: with the specification's library, and with a check written
+// from the specification's text alone (specVerify). Both must accept it.
 func verify(h hit, secret string) error {
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		return err
 	}
-	return wh.Verify(h.Body, h.Header)
+	if err := wh.Verify(h.Body, h.Header); err != nil {
+		return fmt.Errorf("the specification's library: %w", err)
+	}
+	if err := specVerify(h, secret); err != nil {
+		return fmt.Errorf("a receiver written from the specification: %w", err)
+	}
+	return nil
+}
+
+// specVerify is a receiver's check written from the specification's text, without its library: the key is the
+// base64 after "whsec_"; the signed content is "<webhook-id>.<webhook-timestamp>.<body>"; a signature is the
+// base64 of its HMAC-SHA256, listed as "v1,<signature>" among space-separated entries, any of which may match
+// (compared in constant time); the timestamp must be within 5 minutes of now.
+func specVerify(h hit, secret string) error {
+	ts, err := strconv.ParseInt(h.Timestamp, 10, 64)
+	if err != nil || h.ID == "" {
+		return errors.New("missing or malformed webhook-id or webhook-timestamp")
+	}
+	if d := time.Since(time.Unix(ts, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return fmt.Errorf("timestamp %s away from now", d)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(h.ID + "." + h.Timestamp + "."))
+	mac.Write(h.Body)
+	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for _, entry := range strings.Split(h.Signature, " ") {
+		if version, sig, ok := strings.Cut(entry, ","); ok && version == "v1" && hmac.Equal([]byte(sig), []byte(want)) {
+			return nil
+		}
+	}
+	return errors.New("no signature matches")
 }
 
 // deliveryRow is what the database holds about a delivery.

@@ -292,4 +292,12 @@ func TestEndpointFailingContinuouslyIsDisabled(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	assert.Len(t, dead.snapshot(), sent, "nothing is sent to a disabled endpoint")
 	assert.Equal(t, webhook.DeliveryPending, deliveriesOf(t, l.pool, deadID)[0].Status, "its delivery waits for it")
+
+	// Deleted, it will never be sent to again: its pending delivery fails.
+	require.NoError(t, l.cmds.DeleteWebhookEndpoint(context.Background(), alice, deadID))
+	require.NoError(t, l.cmds.DeleteWebhookEndpoint(context.Background(), alice, deadID), "deleting again is fine")
+	assert.Equal(t, webhook.DeliveryFailed, deliveriesOf(t, l.pool, deadID)[0].Status)
+	var secret []byte
+	require.NoError(t, l.pool.QueryRow(context.Background(), `SELECT secret FROM webhook_endpoints WHERE endpoint_id = $1`, deadID).Scan(&secret))
+	assert.Nil(t, secret, "a deleted endpoint's secret is erased")
 }

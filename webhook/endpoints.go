@@ -121,8 +121,10 @@ func QueueInsertEndpoint(b *pgx.Batch, e Endpoint) {
 		e.ID, e.Owner, e.AllEvents, e.URL, e.EventTypes, e.Description, e.Status, e.Secret, e.CreatedAt, e.UpdatedAt)
 }
 
-// QueueCountEndpoints queues counting owner's endpoints that are not deleted.
+// QueueCountEndpoints queues counting owner's endpoints that are not deleted, after taking a transaction lock on
+// the owner's endpoints, so two concurrent creations cannot both pass the limit.
 func QueueCountEndpoints(b *pgx.Batch, owner string, dst *int) {
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1, 0))`, owner)
 	b.Queue(`SELECT count(*) FROM webhook_endpoints WHERE owner = $1 AND status <> 'deleted'`, owner).
 		QueryRow(func(row pgx.Row) error { return row.Scan(dst) })
 }
@@ -161,12 +163,15 @@ func LockEndpoint(ctx context.Context, q eventstore.Querier, id uuid.UUID) (Endp
 	return e, nil
 }
 
-// MarkDeleted turns a locked endpoint into a tombstone: deleted, its secrets erased. Its deliveries stay as they
-// are; nothing is sent to a deleted endpoint.
+// MarkDeleted turns a locked endpoint into a tombstone: deleted, its secrets erased, and its pending deliveries
+// failed, since nothing is sent to a deleted endpoint.
 func MarkDeleted(ctx context.Context, q eventstore.Querier, id uuid.UUID, now time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE webhook_endpoints SET status = 'deleted', disabled_reason = NULL, secret = NULL,
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE webhook_endpoints SET status = 'deleted', disabled_reason = NULL, secret = NULL,
 		previous_secret = NULL, previous_secret_expires_at = NULL, updated_at = $2 WHERE endpoint_id = $1`, id, now)
-	if err != nil {
+	b.Queue(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = 'endpoint deleted'
+		WHERE endpoint_id = $1 AND status = 'pending'`, id)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return eventstore.Classify(fmt.Errorf("delete webhook endpoint %s: %w", id, err))
 	}
 	return nil
