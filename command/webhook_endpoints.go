@@ -44,6 +44,10 @@ func (c *Commands) ValidateCreateWebhookEndpoint(caller auth.Caller, req CreateW
 	var f fields
 	cmd := CreateWebhookEndpoint{Description: f.text("description", req.Description, false), Owner: caller.Sub,
 		AllEvents: caller.IsAdmin(), EventTypes: []string{}}
+	if len(req.EventTypes) > 2*len(eventstore.EventTypes) {
+		f.add("event_types", "lists at most the %d event types, once each", len(eventstore.EventTypes))
+		req.EventTypes = nil
+	}
 	for _, t := range req.EventTypes {
 		if !slices.Contains(eventstore.EventTypes, t) {
 			f.add("event_types", "%q is not an event type; the types are %v", t, eventstore.EventTypes)
