@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/webhook"
@@ -71,7 +74,18 @@ func (e *endpointTarget) load(ctx context.Context) (*target, error) {
 func (d *dispatcher) attempt(ctx context.Context, t *target, c *webhook.Claimed) webhook.Outcome {
 	start := d.cfg.Now()
 	o := webhook.Outcome{At: start}
+	ctx, span := tracer.Start(ctx, "webhook deliver", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("messaging.message.id", c.EventID.String()),
+			attribute.String("event.type", c.EventType), attribute.String("webhook.endpoint_id", c.EndpointID.String()),
+			attribute.Int("webhook.attempt", c.Attempts+1)))
 	defer func() {
+		if o.StatusCode != nil {
+			span.SetAttributes(attribute.Int("http.response.status_code", *o.StatusCode))
+		}
+		if !o.Delivered() {
+			span.SetStatus(codes.Error, o.Err)
+		}
+		span.End()
 		if ctx.Err() == nil {
 			telemetry.RecordWebhookAttempt(ctx, o.Delivered(), d.cfg.Now().Sub(start))
 		}
