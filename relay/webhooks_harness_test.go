@@ -20,11 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/api/apitest"
 	"github.com/agentic-commerce/wallet-ledger/command"
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
@@ -215,6 +218,20 @@ func specVerify(h hit, secret string) error {
 		}
 	}
 	return errors.New("no signature matches")
+}
+
+// checkDocumented holds every body a receiver got to the Event schema of api/openapi.yaml, which the document's
+// walletEvent webhook promises receivers.
+func (rc *receiver) checkDocumented(t testing.TB) {
+	t.Helper()
+	v, err := apitest.Shared()
+	require.NoError(t, err)
+	schema := v.Document().Components.Schemas["Event"].Value
+	for _, h := range rc.snapshot() {
+		var body any
+		require.NoError(t, json.Unmarshal(h.Body, &body))
+		assert.NoError(t, schema.VisitJSON(body, openapi3.EnableJSONSchema2020()), "%s", h.Body)
+	}
 }
 
 // deliveryRow is what the database holds about a delivery.

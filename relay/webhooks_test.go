@@ -200,6 +200,9 @@ func TestEndpointsReceiveOnlyWhatTheirOwnerMaySee(t *testing.T) {
 	for _, h := range aliceTx.snapshot() {
 		assert.Equal(t, eventstore.EventTransactionCommitted, h.Event.Type)
 	}
+	for _, rc := range []*receiver{aliceAll, aliceTx, bobAll, adminAll} {
+		rc.checkDocumented(t)
+	}
 	assert.Len(t, aliceAll.delivered(), 5)
 	assert.Len(t, aliceTx.delivered(), 3)
 	assert.Len(t, bobAll.delivered(), 3)
@@ -278,6 +281,7 @@ func TestEndpointFailingContinuouslyIsDisabled(t *testing.T) {
 
 	waitFor(t, 20*time.Second, "the watcher to hear of the disabled endpoint", func() bool { return len(watcher.delivered()) == 1 })
 	ev := watcher.snapshot()[0].Event
+	watcher.checkDocumented(t)
 	assert.Equal(t, eventstore.EventWebhookEndpointDisabled, ev.Type)
 	require.NotNil(t, ev.EndpointID)
 	assert.Equal(t, deadID, *ev.EndpointID)
