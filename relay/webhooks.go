@@ -25,7 +25,8 @@ import (
 //     in the database before it is sent, and its outcome recorded after: the state survives any restart, and a
 //     relay killed mid-delivery re-sends, after the lease, only what was in flight.
 
-// WebhookConsumerGroup is the fan-out's Watermill consumer group; migration 009 creates its offsets row.
+// WebhookConsumerGroup is the fan-out's Watermill consumer group. Its offsets row appears when the relay first
+// subscribes; from then on the outbox prune keeps what the fan-out has not read.
 const WebhookConsumerGroup = "webhooks"
 
 // leaseGrace is added to the request timeout to lease a delivery for one attempt.
