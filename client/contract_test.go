@@ -25,6 +25,9 @@ func TestTypesMatchTheDocument(t *testing.T) {
 		"RefundRequest": RefundRequest{}, "Hold": Hold{}, "CreateHoldRequest": CreateHoldRequest{},
 		"CaptureHoldRequest": CaptureHoldRequest{}, "Mandate": Mandate{}, "MandateList": MandateList{},
 		"GrantMandateRequest": GrantMandateRequest{}, "WalletHistory": WalletHistory{}, "HistoryEntry": HistoryEntry{},
+		"WebhookEndpoint": WebhookEndpoint{}, "WebhookEndpointList": WebhookEndpointList{},
+		"CreateWebhookEndpointRequest": CreateWebhookEndpointRequest{}, "WebhookDelivery": WebhookDelivery{},
+		"WebhookDeliveryList": WebhookDeliveryList{}, "Event": Event{}, "EventPage": EventPage{},
 	} {
 		ref := schemas[name]
 		require.NotNil(t, ref, "schema %s", name)

@@ -19,6 +19,9 @@ const (
 	CodeUnavailable         = "service_unavailable"
 	CodeUnauthorized        = "unauthorized"
 	CodeInsufficientScope   = "insufficient_scope"
+	// CodeWebhookURLNotAllowed: the endpoint URL is not https, or leads to a private, loopback or metadata address.
+	CodeWebhookURLNotAllowed    = "webhook_url_not_allowed"
+	CodeWebhookEndpointNotFound = "webhook_endpoint_not_found"
 )
 
 // FieldError names one invalid field of a validation_error.

@@ -157,6 +157,10 @@ func (bt *batcher) work() {
 		if first.state.Load() == jobAbandoned {
 			continue
 		}
+		if runsAlone(first.plan) {
+			bt.run([]*job{first})
+			continue
+		}
 		jobs, rest := bt.gather(first, carried)
 		carried = rest
 		bt.run(jobs)
@@ -172,7 +176,7 @@ func (bt *batcher) gather(first *job, carried []*job) (jobs, later []*job) {
 		if j.state.Load() == jobAbandoned {
 			return // its caller has its answer already
 		}
-		if keys[j.idem.key()] {
+		if keys[j.idem.key()] || runsAlone(j.plan) {
 			later = append(later, j)
 			return
 		}

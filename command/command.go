@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
+	"github.com/agentic-commerce/wallet-ledger/webhook"
 )
 
 // maxAmount is the largest amount a request may carry: 2^53-1, the largest integer every JSON client represents
@@ -28,7 +29,14 @@ type Commands struct {
 	GrantMandate  *UseCase[GrantMandateRequest, GrantMandate]
 	RevokeMandate *UseCase[RevokeMandateRequest, uuid.UUID]
 	Refund        *UseCase[RefundRequest, Refund]
-	routes        []registrar
+
+	CreateWebhookEndpoint  *UseCase[CreateWebhookEndpointRequest, CreateWebhookEndpoint]
+	DisableWebhookEndpoint *UseCase[EmptyWebhookRequest, uuid.UUID]
+	EnableWebhookEndpoint  *UseCase[EmptyWebhookRequest, uuid.UUID]
+	RotateWebhookSecret    *UseCase[EmptyWebhookRequest, uuid.UUID]
+	ResendWebhookDelivery  *UseCase[EmptyWebhookRequest, ResendWebhookDelivery]
+
+	routes []registrar
 
 	store          *eventstore.Store
 	systemWalletID uuid.UUID
@@ -37,6 +45,7 @@ type Commands struct {
 	holdMaxTTL     time.Duration // how far ahead a hold may expire; see SetHoldMaxTTL
 	batch          BatchConfig
 	batcher        *batcher
+	webhooks       webhook.Settings // WEBHOOK_SECRET_KEY and the URL policy; see SetWebhooks
 	// beforeCommit, when set (tests only), runs between a batch's decisions and its writes.
 	beforeCommit func(ctx context.Context)
 }

@@ -43,6 +43,7 @@ type batch struct {
 	newHolds      []eventstore.Hold
 	finishedHolds []eventstore.Hold
 	events        []eventstore.Outgoing
+	custom        []func(*pgx.Batch) // the plans' own writes (decision.queue)
 
 	// The answer of every job decided in this batch, and what is stored under its key.
 	answers  map[*job]answer
@@ -189,6 +190,9 @@ func (b *batch) queueReads(q *pgx.Batch, keyTTL time.Duration) error {
 		eventstore.QueueRefundedSums(q, sortedIDs(n.refunds), b.refunded)
 	}
 	eventstore.QueueNextPositions(q, len(b.jobs), &b.positions)
+	for _, read := range n.queries {
+		read(q)
+	}
 	return nil
 }
 
@@ -259,6 +263,9 @@ func (b *batch) queueWrites(q *pgx.Batch) error {
 	eventstore.QueueInsertHolds(q, b.newHolds)
 	eventstore.QueueFinishHolds(q, b.finishedHolds)
 	projector.QueueApply(q, b.deltas, b.now)
+	for _, write := range b.custom {
+		write(q)
+	}
 	if err := eventstore.QueueOutbox(q, b.events); err != nil {
 		return err
 	}

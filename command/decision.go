@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/projector"
@@ -41,6 +42,21 @@ type needs struct {
 	holds    []uuid.UUID
 	refunds  []uuid.UUID
 	system   map[uuid.UUID]string // system wallet -> its asset
+	// queries are reads of tables the batch does not model (webhook endpoints), queued after every lock above.
+	queries []func(b *pgx.Batch)
+}
+
+// query asks for a read of the plan's own, queued after the batch's locks. A plan that locks rows this way must
+// run alone (aloneInBatch), so that its locks never interleave with another plan's.
+func (n *needs) query(q func(b *pgx.Batch)) { n.queries = append(n.queries, q) }
+
+// aloneInBatch marks a plan the batcher never groups with others: rare writes to tables of their own (webhook
+// endpoints), whose row locks and limits are simplest to reason about one transaction at a time.
+type aloneInBatch interface{ alone() }
+
+func runsAlone(p plan) bool {
+	_, ok := p.(aloneInBatch)
+	return ok
 }
 
 // read asks for the wallets ids (who owns them, their asset and kind).
@@ -217,6 +233,9 @@ func (d *decision) finishHold(h eventstore.Hold) {
 	d.b.finishedHolds = append(d.b.finishedHolds, h)
 }
 
+// queue records a write of the plan's own (a table the batch does not model), sent after the batch's writes.
+func (d *decision) queue(w func(b *pgx.Batch)) { d.b.custom = append(d.b.custom, w) }
+
 // emit records an event for the outbox, carrying the trace context of the request that caused it.
 func (d *decision) emit(ev eventstore.Event) {
 	d.b.events = append(d.b.events, eventstore.Outgoing{Event: ev, Metadata: d.job.trace})
@@ -225,10 +244,10 @@ func (d *decision) emit(ev eventstore.Event) {
 func (d *decision) onUndo(f func()) { d.undo = append(d.undo, f) }
 
 // mark is how far the batch's write lists reached before a request was decided.
-type mark struct{ txs, wallets, mandates, holds, finished, events int }
+type mark struct{ txs, wallets, mandates, holds, finished, events, custom int }
 
 func (b *batch) mark() mark {
-	return mark{len(b.txs), len(b.newWallets), len(b.newMandates), len(b.newHolds), len(b.finishedHolds), len(b.events)}
+	return mark{len(b.txs), len(b.newWallets), len(b.newMandates), len(b.newHolds), len(b.finishedHolds), len(b.events), len(b.custom)}
 }
 
 // rollback undoes what d recorded after m: the request was refused.
@@ -240,6 +259,7 @@ func (d *decision) rollback(m mark) {
 	b := d.b
 	b.txs, b.newWallets, b.newMandates = b.txs[:m.txs], b.newWallets[:m.wallets], b.newMandates[:m.mandates]
 	b.newHolds, b.finishedHolds, b.events = b.newHolds[:m.holds], b.finishedHolds[:m.finished], b.events[:m.events]
+	b.custom = b.custom[:m.custom]
 }
 
 func compareUUID(a, b uuid.UUID) int {

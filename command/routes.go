@@ -40,8 +40,18 @@ type UseCase[Req, Cmd any] struct {
 	path     string
 	scope    string
 	reply    reply
-	validate func(caller auth.Caller, id uuid.UUID, req Req) (Cmd, error) // id: the path's {id}, if any
+	validate func(t target, req Req) (Cmd, error)
 	plan     planner[Cmd]
+	// finish, when set, turns the answer (fresh or replayed) into what the caller sees: the webhook secret
+	// stored sealed under the key is opened for the answer only.
+	finish func(Outcome, error) (Outcome, error)
+}
+
+// target is what a write's route says besides its body: who calls, and the IDs its path names ({id},
+// {delivery_id}).
+type target struct {
+	caller auth.Caller
+	ids    map[string]uuid.UUID
 }
 
 // planner turns a validated command of caller into its plan. It may read what never changes (the wallets of a
@@ -60,12 +70,25 @@ func (c *Commands) defineUseCases() {
 	c.GrantMandate = define(c, "/v1/wallets/{id}/mandates", auth.ScopeWrite, created("/v1/mandates/"), byPathID(c.ValidateGrantMandate), c.grantMandate)
 	c.RevokeMandate = define(c, "/v1/mandates/{id}/revoke", auth.ScopeWrite, updated, byPathID(pathIDOnly[RevokeMandateRequest]), c.revokeMandate)
 	c.Refund = define(c, "/v1/transactions/{id}/refunds", auth.ScopeWrite, created("/v1/transactions/"), byPathID(ValidateRefund), c.refund)
+	c.CreateWebhookEndpoint = define(c, "/v1/webhook_endpoints", auth.ScopeWrite, created("/v1/webhook_endpoints/"), byCaller(c.ValidateCreateWebhookEndpoint), c.createWebhookEndpoint).then(c.revealSecret)
+	c.DisableWebhookEndpoint = define(c, "/v1/webhook_endpoints/{id}/disable", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.disableWebhookEndpoint)
+	c.EnableWebhookEndpoint = define(c, "/v1/webhook_endpoints/{id}/enable", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.enableWebhookEndpoint)
+	c.RotateWebhookSecret = define(c, "/v1/webhook_endpoints/{id}/rotate_secret", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.rotateWebhookSecret).then(c.revealSecret)
+	c.ResendWebhookDelivery = define(c, "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", auth.ScopeWrite, updated, validateResend, c.resendWebhookDelivery)
 	c.routes = []registrar{c.CreateWallet, c.Transfer, c.Adjust, c.CreateHold, c.CaptureHold, c.VoidHold, c.GrantMandate,
-		c.RevokeMandate, c.Refund}
+		c.RevokeMandate, c.Refund, c.CreateWebhookEndpoint, c.DisableWebhookEndpoint, c.EnableWebhookEndpoint,
+		c.RotateWebhookSecret, c.ResendWebhookDelivery,
+		route{"/v1/webhook_endpoints/{id}", http.MethodDelete, auth.ScopeWrite, http.HandlerFunc(c.deleteWebhookEndpoint)}}
 }
 
-func define[Req, Cmd any](c *Commands, path, scope string, rep reply, validate func(auth.Caller, uuid.UUID, Req) (Cmd, error), p planner[Cmd]) *UseCase[Req, Cmd] {
+func define[Req, Cmd any](c *Commands, path, scope string, rep reply, validate func(target, Req) (Cmd, error), p planner[Cmd]) *UseCase[Req, Cmd] {
 	return &UseCase[Req, Cmd]{c: c, path: path, scope: scope, reply: rep, validate: validate, plan: p}
+}
+
+// then sets the use case's finish.
+func (u *UseCase[Req, Cmd]) then(finish func(Outcome, error) (Outcome, error)) *UseCase[Req, Cmd] {
+	u.finish = finish
+	return u
 }
 
 // registrar is a use case as the router sees it.
@@ -84,13 +107,23 @@ func (u *UseCase[Req, Cmd]) register(r *mux.Router, authn *httpapi.Authenticator
 	r.Handle(u.path, authn.Require(u.scope)(u)).Methods(http.MethodPost)
 }
 
+// route is a write that is not a use case run under an Idempotency-Key (a DELETE, idempotent by nature).
+type route struct {
+	path, method, scope string
+	handler             http.Handler
+}
+
+func (rt route) register(r *mux.Router, authn *httpapi.Authenticator) {
+	r.Handle(rt.path, authn.Require(rt.scope)(rt.handler)).Methods(rt.method)
+}
+
 // onResource reports whether the route acts on one resource ({id} in the path): its body may be left out (no
 // body stands for {}, so `curl -X POST .../void` works).
 func (u *UseCase[Req, Cmd]) onResource() bool { return strings.Contains(u.path, "{id}") }
 
 // ServeHTTP decodes the request strictly, validates it into the command, plans and runs it.
 func (u *UseCase[Req, Cmd]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	decode, id := httpapi.DecodeJSON, uuid.Nil
+	decode := httpapi.DecodeJSON
 	if u.onResource() {
 		decode = httpapi.DecodeOptionalJSON
 	}
@@ -99,14 +132,16 @@ func (u *UseCase[Req, Cmd]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if u.onResource() {
-		var err error
-		if id, err = httpapi.ParsePathID(mux.Vars(r)["id"]); err != nil {
+	t := target{caller: caller, ids: map[string]uuid.UUID{}}
+	for name, v := range mux.Vars(r) {
+		id, err := httpapi.ParsePathID(v)
+		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
+		t.ids[name] = id
 	}
-	cmd, err := u.validate(caller, id, req)
+	cmd, err := u.validate(t, req)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
@@ -133,21 +168,25 @@ func (u *UseCase[Req, Cmd]) run(ctx context.Context, caller auth.Caller, idem Id
 	rep.instance = instance
 	j := &job{ctx: ctx, caller: caller, idem: idem, reply: rep, plan: p, keepRefusal: true,
 		trace: telemetry.InjectMap(ctx), done: make(chan answer, 1)}
-	return u.c.batcher.submit(j, u.c.store.AcquireTimeout())
+	out, err := u.c.batcher.submit(j, u.c.store.AcquireTimeout())
+	if u.finish != nil {
+		return u.finish(out, err)
+	}
+	return out, err
 }
 
 // byCaller, byAnyone and byPathID adapt the three shapes of validation: one that depends on who calls, one that
 // does not, and one of an action on the resource the path names.
-func byCaller[Req, Cmd any](v func(auth.Caller, Req) (Cmd, error)) func(auth.Caller, uuid.UUID, Req) (Cmd, error) {
-	return func(caller auth.Caller, _ uuid.UUID, req Req) (Cmd, error) { return v(caller, req) }
+func byCaller[Req, Cmd any](v func(auth.Caller, Req) (Cmd, error)) func(target, Req) (Cmd, error) {
+	return func(t target, req Req) (Cmd, error) { return v(t.caller, req) }
 }
 
-func byAnyone[Req, Cmd any](v func(Req) (Cmd, error)) func(auth.Caller, uuid.UUID, Req) (Cmd, error) {
-	return func(_ auth.Caller, _ uuid.UUID, req Req) (Cmd, error) { return v(req) }
+func byAnyone[Req, Cmd any](v func(Req) (Cmd, error)) func(target, Req) (Cmd, error) {
+	return func(_ target, req Req) (Cmd, error) { return v(req) }
 }
 
-func byPathID[Req, Cmd any](v func(uuid.UUID, Req) (Cmd, error)) func(auth.Caller, uuid.UUID, Req) (Cmd, error) {
-	return func(_ auth.Caller, id uuid.UUID, req Req) (Cmd, error) { return v(id, req) }
+func byPathID[Req, Cmd any](v func(uuid.UUID, Req) (Cmd, error)) func(target, Req) (Cmd, error) {
+	return func(t target, req Req) (Cmd, error) { return v(t.ids["id"], req) }
 }
 
 // pathIDOnly is the validation of an action whose command is the resource's ID alone (its body is {}).

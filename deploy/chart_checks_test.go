@@ -62,6 +62,9 @@ func checkChart(t *testing.T, r rendered, want expectations) {
 			t.Errorf("NetworkPolicy/%s policyTypes %v: want Ingress and Egress", np.Name, np.Spec.PolicyTypes)
 		}
 	}
+	checkWebhookWiring(t, r, want, map[string]corev1.PodSpec{"api": api.Spec.Template.Spec,
+		"relay": relay.Spec.Template.Spec, "audit": audit.Spec.JobTemplate.Spec.Template.Spec,
+		"migrate": migrate.Spec.Template.Spec})
 	// Jobs serve nothing: their policies admit no ingress at all.
 	for _, name := range []string{"wallet-service-audit", "wallet-service-migrate"} {
 		if np := object[networkingv1.NetworkPolicy](t, r, "NetworkPolicy", name); len(np.Spec.Ingress) != 0 {

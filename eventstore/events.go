@@ -26,7 +26,16 @@ const (
 	EventHoldExpired          = "hold.expired"
 	EventMandateGranted       = "mandate.granted"
 	EventMandateRevoked       = "mandate.revoked"
+	// EventWebhookEndpointDisabled: the relay disabled an endpoint that failed continuously (issue 19).
+	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
+
+// EventTypes lists every event type, for the filters of webhook endpoints and of the events feed. A new type is
+// added here too.
+var EventTypes = []string{
+	EventWalletCreated, EventTransactionCommitted, EventHoldCreated, EventHoldCaptured, EventHoldVoided,
+	EventHoldExpired, EventMandateGranted, EventMandateRevoked, EventWebhookEndpointDisabled,
+}
 
 // Metadata keys of every outbox message.
 const (
@@ -47,7 +56,7 @@ type Event struct {
 	WalletID      *uuid.UUID   `json:"wallet_id,omitempty"`
 	Owner         string       `json:"owner,omitempty"`
 	WalletKind    string       `json:"wallet_kind,omitempty"`
-	Asset         string       `json:"asset"`
+	Asset         string       `json:"asset,omitempty"` // absent only from webhook_endpoint.* events
 	Amount        *int64       `json:"amount,omitempty"`
 	WalletIDs     []uuid.UUID  `json:"wallet_ids"`
 	Entries       []Entry      `json:"entries,omitempty"`
@@ -56,6 +65,8 @@ type Event struct {
 	RefundOf      *uuid.UUID   `json:"refund_of,omitempty"`
 	Hold          *HoldView    `json:"hold,omitempty"`
 	Mandate       *MandateView `json:"mandate,omitempty"`
+	EndpointID    *uuid.UUID   `json:"endpoint_id,omitempty"` // webhook_endpoint.* events
+	Reason        string       `json:"reason,omitempty"`      // webhook_endpoint.disabled
 }
 
 // NewTransactionEvent describes a committed journal transaction.

@@ -140,6 +140,7 @@ func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	r.Handle("/v1/holds/{id}", read(serve(q.Hold))).Methods(http.MethodGet)
 	r.Handle("/v1/wallets/{id}/mandates", read(serve(q.WalletMandates))).Methods(http.MethodGet)
 	r.Handle("/v1/mandates/{id}", read(serve(q.Mandate))).Methods(http.MethodGet)
+	webhookRoutes(r, q, read)
 }
 
 // serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.

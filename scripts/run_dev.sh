@@ -14,6 +14,10 @@ export RELAY_HTTP_ADDR="${RELAY_HTTP_ADDR:-127.0.0.1:8081}"
 # The relay beside the API: outbox events to the Watermill SQL topic wallet_events (RELAY_PUBLISHER=nats for NATS
 # JetStream at NATS_URL).
 export RELAY_PUBLISHER="${RELAY_PUBLISHER:-sql}"
+# Webhooks (docs/webhooks.md): a development key to seal endpoint secrets, and http:// to loopback allowed so the
+# reference receiver can run beside. Never set WEBHOOK_ALLOW_INSECURE outside local development.
+export WEBHOOK_SECRET_KEY="${WEBHOOK_SECRET_KEY:-ZGV2LXdlYmhvb2sta2V5LWNoYW5nZS1tZS0wMTIzNDU=}"
+export WEBHOOK_ALLOW_INSECURE="${WEBHOOK_ALLOW_INSECURE:-1}"
 # No collector runs on a development machine: telemetry stays off (stderr logs only) unless an OTLP endpoint is set,
 # instead of logging failed exports. OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 make run exports there.
 if [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then export OTEL_SDK_DISABLED="${OTEL_SDK_DISABLED:-true}"; fi
@@ -114,6 +118,17 @@ In another terminal, from $(pwd), paste:
 ${example}
 
 The last three commands print wallet 1111... at 7500 (75.00 USD), wallet 2222... at 2500, and "consistent":true.
+
+To try a webhook locally: add an endpoint pointing at the reference receiver, note its "secret", and run the
+receiver with it in another terminal; every event then prints there (docs/webhooks.md).
+
+curl -X POST ${url}/v1/webhook_endpoints \\
+  -H "Authorization: Bearer \$TOKEN" \\
+  -H "Content-Type: application/json" \\
+  -H "Idempotency-Key: \$(uuidgen 2>/dev/null || date +%s%N)" \\
+  -d '{"url":"http://127.0.0.1:9000/webhooks"}'
+
+WEBHOOK_SECRET=whsec_... go run ./relay/example/webhook-receiver
 ================================================================================
 
 MSG

@@ -78,7 +78,12 @@ func run() int {
 		slog.Error("relay cannot start", "error", err)
 		return 2
 	}
-	rl, err := relay.New(rcfg, pool, down, append(readSide, sweeper)...)
+	hooks, err := webhookOption(ctx, pool)
+	if err != nil {
+		slog.Error("relay cannot start", "error", err)
+		return 2
+	}
+	rl, err := relay.New(rcfg, pool, down, append(readSide, sweeper, hooks)...)
 	if err != nil {
 		slog.Error("relay cannot start", "error", err)
 		return 2

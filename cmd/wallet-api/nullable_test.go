@@ -18,14 +18,15 @@ import (
 // document must be listed here, so a new one cannot skip the comparison.
 func TestNullableRequestFieldsMatchTheDocument(t *testing.T) {
 	types := map[string]any{
-		"CreateWalletRequest": command.CreateWalletRequest{},
-		"TransferRequest":     command.TransferRequest{},
-		"AdjustmentRequest":   command.AdjustmentRequest{},
-		"CreateHoldRequest":   command.CreateHoldRequest{},
-		"CaptureHoldRequest":  command.CaptureHoldRequest{},
-		"GrantMandateRequest": command.GrantMandateRequest{},
-		"RefundRequest":       command.RefundRequest{},
-		"EmptyRequest":        command.VoidHoldRequest{},
+		"CreateWalletRequest":          command.CreateWalletRequest{},
+		"TransferRequest":              command.TransferRequest{},
+		"AdjustmentRequest":            command.AdjustmentRequest{},
+		"CreateHoldRequest":            command.CreateHoldRequest{},
+		"CaptureHoldRequest":           command.CaptureHoldRequest{},
+		"GrantMandateRequest":          command.GrantMandateRequest{},
+		"RefundRequest":                command.RefundRequest{},
+		"EmptyRequest":                 command.VoidHoldRequest{},
+		"CreateWebhookEndpointRequest": command.CreateWebhookEndpointRequest{},
 	}
 	doc := contract(t).Document()
 	for name, schema := range doc.Components.Schemas {

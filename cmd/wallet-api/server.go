@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 	"github.com/agentic-commerce/wallet-ledger/query"
+	"github.com/agentic-commerce/wallet-ledger/webhook"
 )
 
 // app is the wallet-api's dependency graph.
@@ -44,6 +46,16 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
 	}
+	a, err := assemble(cfg, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// assemble builds the graph on pool; on an error it stops what it started (the caller closes the pool).
+func assemble(cfg config.Config, pool *pgxpool.Pool) (*app, error) {
 	if err := telemetry.RegisterPoolMetrics(pool); err != nil {
 		slog.Warn("no DB pool metrics", "error", err)
 	}
@@ -52,20 +64,27 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 		return nil, err
 	}
 	store.SetAcquireTimeout(cfg.AcquireTimeout)
+	hooks, err := webhook.LoadSettings(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if hooks.Keyring == nil {
+		slog.Warn("WEBHOOK_SECRET_KEY is not set: creating webhook endpoints answers 503 webhooks_not_configured")
+	}
+	queries, err := query.New(store)
+	if err != nil {
+		return nil, err
+	}
 	commands, err := command.New(store, cfg.SystemWalletID, cfg.IdempotencyTTL)
 	if err != nil {
 		return nil, err
 	}
-	if err := commands.SetHoldMaxTTL(cfg.HoldMaxTTL); err != nil {
-		commands.Close()
-		return nil, err
+	commands.SetWebhooks(hooks)
+	err = commands.SetHoldMaxTTL(cfg.HoldMaxTTL)
+	if err == nil {
+		err = commands.SetBatching(command.BatchConfig{Max: cfg.WriteBatchMax, Wait: cfg.WriteBatchWait,
+			Workers: cfg.WriteBatchWorkers, Timeout: cfg.StatementTimeout + cfg.LockTimeout})
 	}
-	if err := commands.SetBatching(command.BatchConfig{Max: cfg.WriteBatchMax, Wait: cfg.WriteBatchWait,
-		Workers: cfg.WriteBatchWorkers, Timeout: cfg.StatementTimeout + cfg.LockTimeout}); err != nil {
-		commands.Close()
-		return nil, err
-	}
-	queries, err := query.New(store)
 	if err != nil {
 		commands.Close()
 		return nil, err

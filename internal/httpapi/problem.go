@@ -57,6 +57,13 @@ var statusByCode = map[string]int{
 	"not_refundable":           http.StatusUnprocessableEntity,
 	"internal_error":           http.StatusInternalServerError,
 	"service_unavailable":      http.StatusServiceUnavailable,
+
+	// Webhooks (issue 19).
+	"webhook_url_not_allowed":    http.StatusUnprocessableEntity,
+	"webhook_endpoint_limit":     http.StatusUnprocessableEntity,
+	"webhook_endpoint_not_found": http.StatusNotFound,
+	"webhook_delivery_not_found": http.StatusNotFound,
+	"webhooks_not_configured":    http.StatusServiceUnavailable,
 }
 
 var titleByCode = map[string]string{
@@ -97,6 +104,13 @@ var titleByCode = map[string]string{
 	"not_refundable":           "Only transfers and captures can be refunded",
 	"internal_error":           "Internal error",
 	"service_unavailable":      "Service unavailable, retry with the same Idempotency-Key",
+
+	// Webhooks (issue 19).
+	"webhook_url_not_allowed":    "The webhook URL is not allowed",
+	"webhook_endpoint_limit":     "Too many webhook endpoints",
+	"webhook_endpoint_not_found": "Webhook endpoint not found",
+	"webhook_delivery_not_found": "Webhook delivery not found",
+	"webhooks_not_configured":    "Webhooks are not configured on this server",
 }
 
 // Codes returns every registered problem code with its status, for checking them against the API document.

@@ -61,7 +61,7 @@ func TestDashboardHasTheRequiredPanels(t *testing.T) {
 	}
 	for _, want := range []string{"Request rate by route", "p95 latency by route", "5xx rate", "Commit throughput by kind",
 		"Idempotency conflicts and replays", "DB readiness", "Outbox lag and backlog", "Audit discrepancies",
-		"Time since last clean audit"} {
+		"Time since last clean audit", "Webhook deliveries", "Webhook lag and backlog", "Webhook attempt latency p95"} {
 		if !titles[want] {
 			t.Errorf("dashboard lacks the panel %q", want)
 		}

@@ -15,7 +15,8 @@
 // handling of each event in StartConsume (its parent is the trace in the metadata) and the downstream publish in
 // StartPublish (which writes its own context into the outgoing headers), so one trace runs from the HTTP request
 // to the broker's subscribers. The relay records RecordRelayed, RecordPublishError, RecordQuarantined and
-// SetOutboxLag; whoever audits records SetAuditResult.
+// SetOutboxLag, and for webhooks InitWebhookMetrics (every counter at zero from the start), RecordWebhookAttempt,
+// RecordWebhookFailed, RecordWebhookEndpointDisabled and SetWebhookBacklog; whoever audits records SetAuditResult.
 //
 // # Metric names
 //
@@ -36,6 +37,12 @@
 //	relay.events.quarantined ({event})            relay_events_quarantined_total
 //	relay.outbox.lag (s, gauge)                   relay_outbox_lag_seconds
 //	relay.outbox.backlog ({event}, gauge)         relay_outbox_backlog
+//	relay.webhook.attempts ({attempt})            relay_webhook_attempts_total{outcome} (delivered, failed)
+//	relay.webhook.attempt.duration (s, histogram) relay_webhook_attempt_duration_seconds_bucket|_sum|_count{outcome}
+//	relay.webhook.deliveries.failed ({delivery})  relay_webhook_deliveries_failed_total
+//	relay.webhook.endpoints.disabled ({endpoint}) relay_webhook_endpoints_disabled_total
+//	relay.webhook.lag (s, gauge)                  relay_webhook_lag_seconds
+//	relay.webhook.backlog ({delivery}, gauge)     relay_webhook_backlog
 //	audit.discrepancies (gauge)                   audit_discrepancies
 //	audit.last_clean.timestamp (s, gauge)         audit_last_clean_timestamp_seconds
 //	telemetry.dropped ({item})                    telemetry_dropped_total{signal, reason}

@@ -61,4 +61,10 @@ func runInstrumentedService(t *testing.T) {
 	RecordQuarantined(ctx)
 	SetOutboxLag(1.5, 2)
 	SetAuditResult(0, time.Now())
+	InitWebhookMetrics(ctx)
+	RecordWebhookAttempt(ctx, true, 30*time.Millisecond)
+	RecordWebhookAttempt(ctx, false, time.Second)
+	RecordWebhookFailed(ctx)
+	RecordWebhookEndpointDisabled(ctx)
+	SetWebhookBacklog(12, 3)
 }

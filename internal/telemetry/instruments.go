@@ -28,6 +28,7 @@ type instrumentSet struct {
 	batchSize   metric.Int64Histogram
 	batchTime   metric.Float64Histogram
 	batchRetry  metric.Int64Counter
+	webhookInstruments
 }
 
 // gauges carries the last values the observable gauges report; it outlives any one provider.
@@ -168,6 +169,7 @@ func newInstrumentSet(m metric.Meter) (*instrumentSet, error) {
 			return nil
 		}))
 	add(err)
+	newWebhookInstruments(m, &s.webhookInstruments, add)
 	if len(errs) > 0 {
 		return &s, fmt.Errorf("create metric instruments: %w", errors.Join(errs...))
 	}

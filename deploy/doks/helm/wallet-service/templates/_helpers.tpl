@@ -72,6 +72,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
+{{/* The key that seals webhook endpoint secrets, for the API and the relay only; optional (docs/webhooks.md). */}}
+{{- define "wallet-service.webhookEnv" -}}
+- name: WEBHOOK_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "wallet-service.secretName" . }}
+      key: WEBHOOK_SECRET_KEY
+      optional: true
+{{- end -}}
+
 {{/* Pod-level settings shared by every workload. */}}
 {{- define "wallet-service.podCommon" -}}
 {{- with .Values.imagePullSecrets }}
