@@ -27,18 +27,24 @@ type feedEnvelope struct {
 	WalletIDs  []uuid.UUID `json:"wallet_ids"`
 }
 
-// ErrNotAnEvent is returned by QueueRecordFeedEvent for a payload that is not an event it can record.
+// ErrNotAnEvent is returned by ParseFeedEvent for a payload that is not an event the feed can record.
 var ErrNotAnEvent = errors.New("not an event")
 
-// QueueRecordFeedEvent queues appending the event whose outbox payload is payload to the feed: taking the feed's
-// lock, then the insert. Sent as one batch (one implicit transaction, one round trip), with the statements that
-// depend on the event queued after it. An event already in the feed (a re-delivery) is left as it is. The event's
-// audience is the owners of the user wallets it names, and its owner field (an endpoint's owner for
-// webhook_endpoint.* events).
-func QueueRecordFeedEvent(b *pgx.Batch, payload []byte) (eventID uuid.UUID, err error) {
+// FeedEvent is what the feed records of one outbox event.
+type FeedEvent struct {
+	ID         uuid.UUID
+	Type       string
+	OccurredAt time.Time
+	Owner      string      // an owner the event names besides its wallets' (a webhook endpoint's); "" for none
+	WalletIDs  []uuid.UUID // every wallet the event names
+	Payload    []byte
+}
+
+// ParseFeedEvent reads the feed's part of an outbox payload.
+func ParseFeedEvent(payload []byte) (FeedEvent, error) {
 	var env feedEnvelope
 	if err := json.Unmarshal(payload, &env); err != nil || env.EventID == uuid.Nil || env.Type == "" || env.OccurredAt.IsZero() {
-		return uuid.Nil, fmt.Errorf("%w: event_id, type and occurred_at are required", ErrNotAnEvent)
+		return FeedEvent{}, fmt.Errorf("%w: event_id, type and occurred_at are required", ErrNotAnEvent)
 	}
 	wallets := append([]uuid.UUID{}, env.WalletIDs...)
 	if env.WalletID != nil && !containsID(wallets, *env.WalletID) {
@@ -48,13 +54,41 @@ func QueueRecordFeedEvent(b *pgx.Batch, payload []byte) (eventID uuid.UUID, err 
 	if owner == SystemOwner {
 		owner = ""
 	}
+	return FeedEvent{ID: env.EventID, Type: env.Type, OccurredAt: env.OccurredAt, Owner: owner, WalletIDs: wallets, Payload: payload}, nil
+}
+
+// QueueRecordFeedEvents queues appending events to the feed, in order, in one statement after taking the feed's
+// lock: their seqs follow the order given (the outbox's). Run it in the transaction that commits the consumer's
+// offset past them, so each is recorded once. An event already in the feed is left as it is. An event's audience
+// is the owners of the user wallets it names, and its Owner (an endpoint's owner for webhook_endpoint.* events).
+func QueueRecordFeedEvents(b *pgx.Batch, events []FeedEvent) {
+	if len(events) == 0 {
+		return
+	}
+	n := len(events)
+	ids, types, owners, payloads := make([]uuid.UUID, n), make([]string, n), make([]string, n), make([]string, n)
+	occurred := make([]time.Time, n)
+	var pairEvent []int32
+	var pairWallet []uuid.UUID
+	for i, e := range events {
+		ids[i], types[i], owners[i], payloads[i], occurred[i] = e.ID, e.Type, e.Owner, string(e.Payload), e.OccurredAt
+		for _, w := range e.WalletIDs {
+			pairEvent, pairWallet = append(pairEvent, int32(i+1)), append(pairWallet, w)
+		}
+	}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, feedLockKey)
 	b.Queue(`INSERT INTO events (event_id, type, audience, wallet_ids, occurred_at, payload)
-		VALUES ($1, $2, ARRAY(SELECT a FROM (
-			SELECT owner FROM wallets WHERE wallet_id = ANY($3) AND kind = 'user'
-			UNION SELECT $4::text WHERE $4::text <> '') x(a) ORDER BY a), $3, $5, $6)
-		ON CONFLICT (event_id) DO NOTHING`, env.EventID, env.Type, wallets, owner, env.OccurredAt, string(payload))
-	return env.EventID, nil
+		SELECT r.id, r.type,
+			ARRAY(SELECT a FROM (
+				SELECT w.owner FROM wallets w WHERE w.kind = 'user' AND w.wallet_id IN (
+					SELECT p.w FROM unnest($6::int[], $7::uuid[]) AS p(e, w) WHERE p.e = r.i)
+				UNION SELECT r.owner WHERE r.owner <> '') x(a) ORDER BY a),
+			ARRAY(SELECT p.w FROM unnest($6::int[], $7::uuid[]) WITH ORDINALITY AS p(e, w, o) WHERE p.e = r.i ORDER BY p.o),
+			r.occurred, r.payload::json
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[]) WITH ORDINALITY
+			AS r(id, type, owner, occurred, payload, i)
+		ORDER BY r.i
+		ON CONFLICT (event_id) DO NOTHING`, ids, types, owners, occurred, payloads, pairEvent, pairWallet)
 }
 
 func containsID(ids []uuid.UUID, id uuid.UUID) bool {

@@ -31,6 +31,8 @@ type forwarder struct {
 	maxAttempts int
 	retryMin    time.Duration
 	retryMax    time.Duration
+	// ackDeadline bounds the one-event path inside a page, as Watermill's AckDeadline did.
+	ackDeadline time.Duration
 	log         *slog.Logger
 }
 

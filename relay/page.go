@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
@@ -15,25 +16,29 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 )
 
-// pageForwarder relays the outbox a page at a time: it reads up to BatchSize rows in offset order (the schema of
-// ordering.go, with the consumer group's offsets row locked FOR UPDATE), publishes them downstream as one batch,
-// and commits the group's offset past what the broker confirmed, all in one transaction. An event that fails,
-// and every event after it, goes through the one-event path (forwarder.Handle: retries, failure counts,
-// quarantine), so a poison event or an outage is handled exactly as before, and nothing is acked that the broker
-// does not have.
-type pageForwarder struct {
+// pager consumes the outbox a page at a time for one consumer group: it reads up to a page of rows in offset order
+// (the schema of ordering.go, with the group's offsets row locked FOR UPDATE), hands them to handle, and commits
+// the group's offset past the rows handle says it is done with, in the same transaction as whatever handle wrote
+// in it. A crash before that COMMIT leaves both as they were, and the page is read again.
+type pager struct {
 	pool    *pgxpool.Pool
-	fwd     *forwarder
 	schema  offsetOrderSchema
 	offsets watermillsql.DefaultPostgreSQLOffsetsAdapter
 	group   string
 	poll    time.Duration
-	// ackDeadline bounds the one-event path inside a page, as Watermill's AckDeadline did.
-	ackDeadline time.Duration
+	log     *slog.Logger
+	// handle processes rows and returns how many of them, from the first, are done.
+	handle func(ctx context.Context, tx pgx.Tx, rows []watermillsql.Row) (int, error)
 }
 
-// run relays pages until ctx ends.
-func (p *pageForwarder) run(ctx context.Context) error {
+// newPager reads outbox_events for group, pageSize rows at a time.
+func newPager(pool *pgxpool.Pool, group string, pageSize int, poll time.Duration, log *slog.Logger,
+	handle func(context.Context, pgx.Tx, []watermillsql.Row) (int, error)) *pager {
+	return &pager{pool: pool, schema: newOffsetOrderSchema(pool, pageSize), group: group, poll: poll, log: log, handle: handle}
+}
+
+// run consumes pages until ctx ends.
+func (p *pager) run(ctx context.Context) error {
 	if _, err := p.pool.Exec(ctx, `INSERT INTO watermill_offsets_`+eventstore.OutboxTopic+` (consumer_group, offset_acked, last_processed_transaction_id)
 		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, p.group); err != nil {
 		return fmt.Errorf("offsets row of %s: %w", p.group, err)
@@ -41,7 +46,7 @@ func (p *pageForwarder) run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		n, err := p.page(ctx)
 		if err != nil && ctx.Err() == nil {
-			p.fwd.log.WarnContext(ctx, "relay page failed; retrying", "error", err)
+			p.log.WarnContext(ctx, "relay page failed; retrying", "consumer_group", p.group, "error", err)
 		}
 		if n == 0 || err != nil {
 			select {
@@ -53,8 +58,8 @@ func (p *pageForwarder) run(ctx context.Context) error {
 	return nil
 }
 
-// page relays one page and returns how many events it acked.
-func (p *pageForwarder) page(ctx context.Context) (acked int, err error) {
+// page consumes one page and returns how many events it acked.
+func (p *pager) page(ctx context.Context) (acked int, err error) {
 	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return 0, fmt.Errorf("begin page: %w", err)
@@ -74,25 +79,8 @@ func (p *pageForwarder) page(ctx context.Context) (acked int, err error) {
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
-	for acked < len(rows) {
-		n := p.publish(ctx, rows[acked:])
-		acked += n
-		if acked == len(rows) {
-			break
-		}
-		// The first event the batch could not publish takes the one-event path; the rest follow in the next batch.
-		row := rows[acked]
-		msgCtx, cancel := context.WithTimeout(ctx, p.ackDeadline)
-		row.Msg.SetContext(msgCtx)
-		err := p.fwd.Handle(row.Msg)
-		cancel()
-		if err != nil {
-			break // abandoned for now (deadline, shutdown): commit what is done, read the rest again
-		}
-		acked++
-	}
-	if acked == 0 {
-		return 0, nil
+	if acked, err = p.handle(ctx, tx, rows); err != nil || acked == 0 {
+		return 0, err
 	}
 	ack, err := p.offsets.AckMessageQuery(watermillsql.AckMessageQueryParams{Topic: eventstore.OutboxTopic,
 		LastRow: rows[acked-1], Rows: rows, ConsumerGroup: p.group})
@@ -110,7 +98,7 @@ func (p *pageForwarder) page(ctx context.Context) (acked int, err error) {
 	return acked, nil
 }
 
-func (p *pageForwarder) readPage(ctx context.Context, tx pgx.Tx, q watermillsql.Query) ([]watermillsql.Row, error) {
+func (p *pager) readPage(ctx context.Context, tx pgx.Tx, q watermillsql.Query) ([]watermillsql.Row, error) {
 	rows, err := tx.Query(ctx, q.Query, q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("read page: %w", err)
@@ -130,9 +118,33 @@ func (p *pageForwarder) readPage(ctx context.Context, tx pgx.Tx, q watermillsql.
 	return out, nil
 }
 
+// forwardPage publishes rows downstream as one batch and returns how many are done. An event that fails, and
+// every event after it, goes through the one-event path (forwarder.Handle: retries, failure counts, quarantine),
+// so a poison event or an outage is handled exactly as before, and nothing is acked that the broker does not have.
+func (f *forwarder) forwardPage(ctx context.Context, _ pgx.Tx, rows []watermillsql.Row) (int, error) {
+	acked := 0
+	for acked < len(rows) {
+		acked += f.publish(ctx, rows[acked:])
+		if acked == len(rows) {
+			break
+		}
+		// The first event the batch could not publish takes the one-event path; the rest follow in the next batch.
+		row := rows[acked]
+		msgCtx, cancel := context.WithTimeout(ctx, f.ackDeadline)
+		row.Msg.SetContext(msgCtx)
+		err := f.Handle(row.Msg)
+		cancel()
+		if err != nil {
+			break // abandoned for now (deadline, shutdown): commit what is done, read the rest again
+		}
+		acked++
+	}
+	return acked, nil
+}
+
 // publish sends the leading events of rows that can be routed as one batch, and returns how many the broker
 // confirmed. Each event keeps its own trace: its publish span continues the request that wrote it.
-func (p *pageForwarder) publish(ctx context.Context, rows []watermillsql.Row) int {
+func (f *forwarder) publish(ctx context.Context, rows []watermillsql.Row) int {
 	batch := make([]Outgoing, 0, len(rows))
 	spans := make([]trace.Span, 0, len(rows))
 	for _, row := range rows {
@@ -149,7 +161,7 @@ func (p *pageForwarder) publish(ctx context.Context, rows []watermillsql.Row) in
 		batch = append(batch, Outgoing{EventType: eventType, Msg: out})
 		spans = append(spans, span)
 	}
-	n, err := p.fwd.down.PublishBatch(ctx, batch)
+	n, err := f.down.PublishBatch(ctx, batch)
 	for i, span := range spans {
 		if i >= n && err != nil {
 			span.RecordError(err)

@@ -94,6 +94,7 @@ type Relay struct {
 	log      *slog.Logger
 	workers  []Worker
 	handlers []Handler
+	pagers   []*pager // other page-at-a-time consumers of the outbox (the webhook fan-out), run with the forwarder
 
 	leader atomic.Bool
 	lagMu  sync.Mutex
@@ -198,17 +199,24 @@ func (r *Relay) route(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	fwd := &forwarder{pool: r.pool, down: r.down, maxAttempts: r.cfg.MaxAttempts, retryMin: r.cfg.RetryMin,
-		retryMax: r.cfg.RetryMax, log: r.log}
-	pages := &pageForwarder{pool: r.pool, fwd: fwd, schema: newOffsetOrderSchema(r.pool, r.cfg.BatchSize),
-		group: r.cfg.ConsumerGroup, poll: r.cfg.PollInterval, ackDeadline: r.cfg.AckDeadline}
-	if len(r.handlers) == 0 {
-		return pages.run(ctx)
+		retryMax: r.cfg.RetryMax, ackDeadline: r.cfg.AckDeadline, log: r.log}
+	pagers := append([]*pager{newPager(r.pool, r.cfg.ConsumerGroup, r.cfg.BatchSize, r.cfg.PollInterval, r.log, fwd.forwardPage)},
+		r.pagers...)
+	done := make(chan error, len(pagers))
+	for _, p := range pagers {
+		go func() { done <- p.run(ctx) }()
 	}
-	done := make(chan error, 1)
-	go func() { done <- pages.run(ctx) }()
-	err := r.routeHandlers(ctx)
+	var err error
+	if len(r.handlers) > 0 {
+		err = r.routeHandlers(ctx)
+	} else {
+		<-ctx.Done()
+	}
 	cancel()
-	return errors.Join(err, <-done)
+	for range pagers {
+		err = errors.Join(err, <-done)
+	}
+	return err
 }
 
 // routeHandlers runs the Watermill router of the extra handlers, each on its own consumer group.

@@ -2,13 +2,12 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
+	watermillsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -40,30 +39,29 @@ func newDispatcher(r *Relay, cfg WebhookConfig) *dispatcher {
 		wake: make(chan struct{}, 1), busy: map[uuid.UUID]*served{}, complained: map[uuid.UUID]time.Time{}}
 }
 
-// fanOut is the Watermill handler of the "webhooks" consumer group: it records the event in the feed and creates
-// its deliveries, in one transaction. A re-delivered event stays as recorded; only an endpoint enabled since gets
-// a delivery of it. An event the feed cannot read is acknowledged and logged: the forwarder quarantines such
-// events, and a released one comes back through the outbox.
-func (d *dispatcher) fanOut(msg *message.Message) error {
-	ctx := msg.Context()
-	var env struct {
-		EventID string `json:"event_id"`
+// fanOutPage is the page handler of the "webhooks" consumer group: it records a page of outbox events in the feed
+// and creates their deliveries, in the transaction that commits the group's offset past them, so each event is
+// recorded once. An event the feed cannot read is logged and passed over: the forwarder quarantines such events,
+// and a released one comes back through the outbox.
+func (d *dispatcher) fanOutPage(ctx context.Context, tx pgx.Tx, rows []watermillsql.Row) (int, error) {
+	events := make([]eventstore.FeedEvent, 0, len(rows))
+	ids := make([]uuid.UUID, 0, len(rows))
+	for _, row := range rows {
+		e, err := eventstore.ParseFeedEvent(row.Msg.Payload)
+		if err != nil || e.ID.String() != row.Msg.UUID {
+			d.r.log.ErrorContext(ctx, "webhook fan-out skips an outbox row that is not an event", "event_id", row.Msg.UUID, "error", err)
+			continue
+		}
+		events, ids = append(events, e), append(ids, e.ID)
 	}
-	if err := json.Unmarshal(msg.Payload, &env); err != nil || env.EventID != msg.UUID {
-		d.r.log.ErrorContext(ctx, "webhook fan-out skips an outbox row that is not an event", "event_id", msg.UUID)
-		return nil
-	}
-	// One batch, one implicit transaction, one round trip: the event and its deliveries commit together.
 	var created int64
 	b := &pgx.Batch{}
-	id, err := eventstore.QueueRecordFeedEvent(b, msg.Payload)
-	if err != nil {
-		d.r.log.ErrorContext(ctx, "webhook fan-out skips an outbox row that is not an event", "event_id", msg.UUID, "error", err)
-		return nil
+	eventstore.QueueRecordFeedEvents(b, events)
+	if len(ids) > 0 {
+		webhook.QueueCreateDeliveries(b, ids, d.cfg.Now(), &created)
 	}
-	webhook.QueueCreateDeliveries(b, id, d.cfg.Now(), &created)
-	if err := d.r.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("record event %s in the feed: %w", id, err)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("record %d events in the feed: %w", len(events), err)
 	}
 	if created > 0 {
 		select {
@@ -71,7 +69,7 @@ func (d *dispatcher) fanOut(msg *message.Message) error {
 		default:
 		}
 	}
-	return nil
+	return len(rows), nil
 }
 
 // run serves every endpoint with due deliveries until ctx ends, each in its own goroutine.

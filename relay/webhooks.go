@@ -16,17 +16,17 @@ import (
 
 // Webhooks (issue 19). The relay runs two parts, both on the leader only:
 //
-//   - the fan-out, a consumer of the outbox with its own Watermill consumer group ("webhooks"), so it never holds
-//     up publishing downstream: each event is recorded in the events feed and, in the same transaction, becomes
-//     one pending delivery per enabled endpoint that receives it. Its offset is committed after that transaction,
-//     so a crash re-reads the event, and the event_id's uniqueness keeps it from being recorded twice.
+//   - the fan-out, a consumer of the outbox with its own consumer group ("webhooks"), so it never holds up
+//     publishing downstream: a page of events at a time is recorded in the events feed and becomes one pending
+//     delivery per event and enabled endpoint that receives it, with two statements, in the transaction that
+//     commits the group's offset past the page: each event is recorded once.
 //   - the dispatcher, which sends due deliveries: each endpoint is served by its own goroutines (at most
 //     PerEndpoint requests in flight), so a slow or dead endpoint only ever waits on itself. A delivery is leased
 //     in the database before it is sent, and its outcome recorded after: the state survives any restart, and a
 //     relay killed mid-delivery re-sends, after the lease, only what was in flight.
 
-// WebhookConsumerGroup is the fan-out's Watermill consumer group. Its offsets row appears when the relay first
-// subscribes; from then on the outbox prune keeps what the fan-out has not read.
+// WebhookConsumerGroup is the fan-out's consumer group (a row of Watermill's offsets table). Its offsets row appears
+// when the relay first runs the fan-out; from then on the outbox prune keeps what the fan-out has not read.
 const WebhookConsumerGroup = "webhooks"
 
 // leaseGrace is added to the request timeout to lease a delivery for one attempt.
@@ -145,7 +145,7 @@ func WithWebhooks(cfg WebhookConfig) Option {
 	return func(r *Relay) {
 		cfg = cfg.withDefaults(r.cfg.LagInterval)
 		d := newDispatcher(r, cfg)
-		r.handlers = append(r.handlers, Handler{Name: "webhook_fanout", ConsumerGroup: WebhookConsumerGroup, Handle: d.fanOut})
+		r.pagers = append(r.pagers, newPager(r.pool, WebhookConsumerGroup, r.cfg.BatchSize, r.cfg.PollInterval, r.log, d.fanOutPage))
 		r.workers = append(r.workers,
 			Worker{Name: "webhook-dispatch", LeaderOnly: true, Run: d.run},
 			Worker{Name: "webhook-lag", Run: d.measureBacklog})

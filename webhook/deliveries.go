@@ -83,17 +83,17 @@ func scanDeliveries(rows pgx.Rows, dst *[]Delivery) error {
 	return rows.Err()
 }
 
-// QueueCreateDeliveries queues, after the statement that records event eventID in the feed (in the same batch),
-// one pending delivery of it to every enabled endpoint that receives it: an endpoint of an admin (all_events) or
-// of a sub in the event's audience, whose event_types are empty or name its type. created receives how many.
-func QueueCreateDeliveries(b *pgx.Batch, eventID uuid.UUID, now time.Time, created *int64) {
+// QueueCreateDeliveries queues, after the statement that records the events eventIDs in the feed (in the same
+// transaction), creating one delivery of each to every enabled endpoint that receives it, in one statement. A
+// delivery that exists already (a re-delivered event) is left as it is. created receives how many were made.
+func QueueCreateDeliveries(b *pgx.Batch, eventIDs []uuid.UUID, now time.Time, created *int64) {
 	b.Queue(`INSERT INTO webhook_deliveries (delivery_id, endpoint_id, event_seq, event_id, event_type, status,
 			schedule_started_at, next_attempt_at, created_at)
 		SELECT gen_random_uuid(), w.endpoint_id, e.seq, e.event_id, e.type, 'pending', $2, $2, $2
 		FROM events e JOIN webhook_endpoints w ON w.status = 'enabled' AND (w.all_events OR w.owner = ANY(e.audience))
 			AND (cardinality(w.event_types) = 0 OR e.type = ANY(w.event_types))
-		WHERE e.event_id = $1
-		ON CONFLICT ON CONSTRAINT webhook_deliveries_event_key DO NOTHING`, eventID, now).
+		WHERE e.event_id = ANY($1)
+		ON CONFLICT ON CONSTRAINT webhook_deliveries_event_key DO NOTHING`, eventIDs, now).
 		Exec(func(tag pgconn.CommandTag) error {
 			*created = tag.RowsAffected()
 			return nil
