@@ -29,6 +29,7 @@ type app struct {
 	pool     *pgxpool.Pool
 	commands *command.Commands
 	queries  *query.Queries
+	limiter  *httpapi.RateLimiter
 	draining atomic.Bool
 }
 
@@ -59,26 +60,33 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err := commands.SetHoldMaxTTL(cfg.HoldMaxTTL); err != nil {
 		return nil, err
 	}
-	queries, err := query.New(store)
+	queries, err := query.New(store, cfg.CursorSecret)
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, pool: pool, commands: commands, queries: queries}, nil
+	limiter, err := httpapi.NewRateLimiter(cfg.RateLimit, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, pool: pool, commands: commands, queries: queries, limiter: limiter}, nil
 }
 
 // handler is the whole HTTP surface: the routes and what wraps them.
 func (a *app) handler() http.Handler {
 	r := a.router()
-	// Outside the router, so 404s and 405s get a span, a duration and an access line too.
-	return telemetry.Middleware(r)(r)
+	// Outside the router, so 404s and 405s get a request id, a span, a duration and an access line too; the
+	// request id outermost, so the span and the access line carry it.
+	return httpapi.RequestID(telemetry.Middleware(r)(r))
 }
 
 // router assembles the routes the configuration asks for. The contract test walks it against api/openapi.yaml.
 func (a *app) router() *mux.Router {
 	r := httpapi.NewRouter()
+	// Health and readiness are never rate limited: probes must see the process as it is.
 	httpapi.RegisterHealth(r, a.ready, telemetry.SetDBReady)
-	api.Register(r)
-	authn := &httpapi.Authenticator{Verifier: auth.NewVerifier(a.cfg.JWTSecret, a.cfg.JWTAudience), RecordSub: telemetry.SetSub}
+	api.Register(r, a.limiter.ByClient)
+	authn := &httpapi.Authenticator{Verifier: auth.NewVerifier(a.cfg.JWTSecret, a.cfg.JWTAudience),
+		RecordSub: telemetry.SetSub, Limiter: a.limiter}
 	if a.cfg.Routes == "all" || a.cfg.Routes == "command" {
 		command.Routes(r, a.commands, authn)
 	}
