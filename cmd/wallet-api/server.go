@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -134,4 +135,22 @@ func (a *app) purgeKeys(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}
+}
+
+// primeCounters has every ledger counter a dashboard or an alert names exported at zero from the start: each
+// transaction kind, each idempotency conflict, and each refusal a write can store under its key (the 403, 404,
+// 409 and 422 codes).
+func primeCounters() {
+	kinds := []string{eventstore.KindTransfer, eventstore.KindAdjustment, eventstore.KindHold, eventstore.KindCapture,
+		eventstore.KindVoid, eventstore.KindExpire, eventstore.KindRefund}
+	conflicts := []string{eventstore.ErrIdempotencyKeyReuse.Code, eventstore.ErrIdempotencyKeyInUse.Code}
+	var refusals []string
+	for code, status := range httpapi.Codes() {
+		switch status {
+		case http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity:
+			refusals = append(refusals, code)
+		}
+	}
+	sort.Strings(refusals)
+	telemetry.PrimeLedgerCounters(kinds, conflicts, refusals)
 }
