@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry/otlptest"
 )
 
@@ -58,10 +59,11 @@ func TestEveryResponseCarriesARequestID(t *testing.T) {
 	assert.Equal(t, "support-ticket-1234", problem.JSON(t)["request_id"])
 }
 
-// An operator given a Request-Id finds every log line of that request, the access line among them, and its trace.
-func TestRequestIDIsInTheLogsAndTheSpan(t *testing.T) {
-	tel, rcv, stderr := withTelemetry(t)
-	a := newAPI(t)
+// checkRequestIDsInTelemetry shows that an operator given a Request-Id finds every log line of that request, the
+// access line among them, its OTLP log records and its trace. It runs inside TestTelemetryOfATransfer, with the
+// telemetry that test set up: a process installs its providers once (the relay's tracer binds to the first).
+func checkRequestIDsInTelemetry(t *testing.T, tel *telemetry.Telemetry, rcv *otlptest.Receiver, stderr *syncBuffer, a *testAPI) {
+	t.Helper()
 	alice := token(t, "alice", auth.ScopeRead, auth.ScopeWrite)
 	wallet := a.createWallet(alice, "USD")
 
@@ -74,24 +76,21 @@ func TestRequestIDIsInTheLogsAndTheSpan(t *testing.T) {
 		Body: map[string]any{"from_wallet_id": wallet, "to_wallet_id": wallet, "amount": 1, "asset": "USD"},
 		Header: map[string]string{"X-Request-Id": "trace-me-bad"}})
 	require.Equal(t, http.StatusUnprocessableEntity, bad.Status)
-
 	cfg := testConfig(t)
 	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1"
 	down := newAPIWith(t, cfg)
 	failed := down.do(request{Method: http.MethodGet, Path: "/v1/wallets/" + wallet + "/balance", Token: alice,
 		Header: map[string]string{"X-Request-Id": "trace-me-503"}})
 	require.Equal(t, http.StatusServiceUnavailable, failed.Status)
+
 	msgs := map[any]bool{}
 	for _, l := range linesWith(t, stderr, "trace-me-503") {
 		msgs[l["msg"]] = true
 	}
 	assert.True(t, msgs["request failed"] && msgs["http request"], "both lines of the failed request name it: %v", msgs)
-
 	for _, id := range []string{"trace-me-ok", "trace-me-bad"} {
-		lines := linesWith(t, stderr, id)
-		require.NotEmpty(t, lines, "no log line names %s", id)
 		access := false
-		for _, l := range lines {
+		for _, l := range linesWith(t, stderr, id) {
 			access = access || l["msg"] == "http request"
 		}
 		assert.True(t, access, "the access line of %s names it", id)

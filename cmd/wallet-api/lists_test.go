@@ -1,0 +1,403 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentic-commerce/wallet-ledger/client"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+)
+
+// walk follows next_cursor from the first page to the last, through page (which reads one page at cursor), and
+// returns every item's id in the order served. It fails on a page that says it is the last yet names a cursor, or
+// the other way round, and stops after maxPages (a list that never ends is a failure too).
+func walk(t *testing.T, maxPages int, page func(cursor string) (ids []string, hasMore bool, next *string)) []string {
+	t.Helper()
+	var all []string
+	cursor := ""
+	for range maxPages {
+		ids, more, next := page(cursor)
+		all = append(all, ids...)
+		require.Equal(t, more, next != nil, "has_more and next_cursor agree")
+		if !more {
+			return all
+		}
+		cursor = *next
+	}
+	t.Fatalf("the list did not end within %d pages", maxPages)
+	return nil
+}
+
+// once checks that every id in want appears exactly once in got, and that nothing in got appears twice.
+func once(t *testing.T, got, want []string, what string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, id := range got {
+		count[id]++
+	}
+	for id, n := range count {
+		assert.Equal(t, 1, n, "%s %s served %d times", what, id, n)
+	}
+	for _, id := range want {
+		assert.Equal(t, 1, count[id], "%s %s, committed before the walk, served %d times", what, id, count[id])
+	}
+}
+
+// writing runs write until the returned stop is called, collecting what each call returns; stop waits for it.
+func writing(t *testing.T, write func(i int) string) (stop func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var made []string
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if id := write(i); id != "" {
+				mu.Lock()
+				made = append(made, id)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		close(quit)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the concurrent writer did not stop")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return made
+	}
+}
+
+// Paging through the caller's wallets while more are opened sees every wallet that existed when the walk began
+// exactly once, never one twice, and never another owner's.
+func TestWalletListPagesThroughConcurrentWritesOnce(t *testing.T) {
+	a := newAPI(t)
+	owner := token(t, "lp-owner", auth.ScopeRead, auth.ScopeWrite)
+	other := token(t, "lp-other", auth.ScopeRead, auth.ScopeWrite)
+	var before []string
+	for range 23 {
+		before = append(before, a.createWallet(owner, "USD"))
+	}
+	theirs := map[string]bool{a.createWallet(other, "USD"): true, a.createWallet(other, "EUR"): true}
+
+	writer := a.newClient(owner, nil, setUpRetry)
+	stop := writing(t, func(int) string {
+		w, _, err := writer.CreateWallet(context.Background(), client.CreateWalletRequest{Asset: "USD"})
+		if err != nil {
+			t.Errorf("concurrent create: %v", err)
+			return ""
+		}
+		return w.WalletID
+	})
+	c := a.newClient(owner, nil, setUpRetry)
+	got := walk(t, 100, func(cursor string) ([]string, bool, *string) {
+		p, _, err := c.ListWallets(context.Background(), client.ListWalletsOptions{PageOptions: client.PageOptions{Limit: 4, Cursor: cursor}})
+		require.NoError(t, err)
+		var ids []string
+		for _, w := range p.Data {
+			assert.Equal(t, "lp-owner", w.Owner)
+			assert.False(t, theirs[w.WalletID], "another owner's wallet was listed")
+			ids = append(ids, w.WalletID)
+		}
+		return ids, p.HasMore, p.NextCursor
+	})
+	during := stop()
+	once(t, got, before, "wallet")
+	assert.NotEmpty(t, during, "wallets were opened during the walk")
+
+	// Newest first: the first page of a fresh walk starts with the newest wallet.
+	p, _, err := c.ListWallets(context.Background(), client.ListWalletsOptions{PageOptions: client.PageOptions{Limit: 1}})
+	require.NoError(t, err)
+	require.Len(t, p.Data, 1)
+	assert.Equal(t, during[len(during)-1], p.Data[0].WalletID)
+
+	// An admin sees the same wallets through the owner filter, and narrows them by asset.
+	admin := a.admin("lp-admin")
+	all := walk(t, 100, func(cursor string) ([]string, bool, *string) {
+		p, _, err := admin.ListWallets(context.Background(), client.ListWalletsOptions{Owner: "lp-owner",
+			PageOptions: client.PageOptions{Limit: 200, Cursor: cursor}})
+		require.NoError(t, err)
+		var ids []string
+		for _, w := range p.Data {
+			ids = append(ids, w.WalletID)
+		}
+		return ids, p.HasMore, p.NextCursor
+	})
+	once(t, all, append(before, during...), "wallet")
+	eur, _, err := admin.ListWallets(context.Background(), client.ListWalletsOptions{Owner: "lp-other", Asset: "EUR"})
+	require.NoError(t, err)
+	require.Len(t, eur.Data, 1)
+	assert.True(t, theirs[eur.Data[0].WalletID])
+}
+
+// Paging through the caller's transactions while transfers commit sees every transaction that had committed when
+// the walk began exactly once, and only transactions with an entry on one of the caller's wallets.
+func TestTransactionListPagesThroughConcurrentWritesOnce(t *testing.T) {
+	a := newAPI(t)
+	began := time.Now().Add(-time.Second)
+	alice := token(t, "lt-alice", auth.ScopeRead, auth.ScopeWrite)
+	bob := token(t, "lt-bob", auth.ScopeRead, auth.ScopeWrite)
+	a1, a2, a3 := a.createWallet(alice, "USD"), a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
+	b1, b2 := a.createWallet(bob, "USD"), a.createWallet(bob, "USD")
+	mine := map[string]bool{a1: true, a2: true, a3: true}
+	ctx := context.Background()
+	ac, bc := a.newClient(alice, nil, setUpRetry), a.newClient(bob, nil, setUpRetry)
+	// before: what had committed when the walks begin; onA1: those of it with an entry on a1.
+	var before, onA1 []string
+	adj, _, err := a.admin("lt-treasury").Adjust(ctx, client.AdjustmentRequest{WalletID: a1, Asset: "USD",
+		Amount: 100_000, Reason: "funding"})
+	a.requireOK(err, "fund a1")
+	before, onA1 = append(before, adj.TransactionID), append(onA1, adj.TransactionID)
+	a.fund(b1, "USD", 100_000)
+	adj, _, err = a.admin("lt-treasury").Adjust(ctx, client.AdjustmentRequest{WalletID: a2, Asset: "USD",
+		Amount: 100_000, Reason: "funding"})
+	a.requireOK(err, "fund a2") // the concurrent writer pays from a2
+	before = append(before, adj.TransactionID)
+	move := func(c *client.Client, from, to string) string {
+		tx, _, err := c.Transfer(ctx, client.TransferRequest{FromWalletID: from, ToWalletID: to, Amount: 1, Asset: "USD"})
+		a.requireOK(err, "transfer")
+		return tx.TransactionID
+	}
+	for i := range 12 {
+		paid := move(ac, a1, []string{a2, a3, b1}[i%3])
+		before, onA1 = append(before, paid), append(onA1, paid)
+		before = append(before, move(bc, b1, a3))
+		move(bc, b1, b2) // bob's alone: never alice's
+	}
+	hold, _, err := ac.CreateHold(ctx, client.CreateHoldRequest{WalletID: a1, Amount: 5, Asset: "USD"})
+	a.requireOK(err, "hold")
+	voided, _, err := ac.VoidHold(ctx, hold.HoldID)
+	a.requireOK(err, "void")
+	before = append(before, hold.TransactionID, voided.ReleaseTransactionID)
+	onA1 = append(onA1, hold.TransactionID, voided.ReleaseTransactionID)
+
+	stop := writing(t, func(i int) string {
+		from, to, c := a2, a3, ac
+		if i%2 == 1 {
+			from, to, c = b1, b2, bc
+		}
+		tx, _, err := c.Transfer(ctx, client.TransferRequest{FromWalletID: from, ToWalletID: to, Amount: 1, Asset: "USD"})
+		if err != nil {
+			t.Errorf("concurrent transfer: %v", err)
+			return ""
+		}
+		if c == bc {
+			return "" // bob's alone: never alice's
+		}
+		return tx.TransactionID
+	})
+	seen := map[string]bool{}
+	list := func(opts client.ListTransactionsOptions) []string {
+		return walk(t, 200, func(cursor string) ([]string, bool, *string) {
+			opts.PageOptions = client.PageOptions{Limit: 3, Cursor: cursor}
+			p, _, err := ac.ListTransactions(ctx, opts)
+			require.NoError(t, err)
+			var ids []string
+			for _, tx := range p.Data {
+				touches := false
+				for _, e := range tx.Entries {
+					touches = touches || mine[e.WalletID]
+				}
+				assert.True(t, touches, "transaction %s has no entry on alice's wallets", tx.TransactionID)
+				seen[tx.Kind] = true
+				ids = append(ids, tx.TransactionID)
+			}
+			return ids, p.HasMore, p.NextCursor
+		})
+	}
+	got := list(client.ListTransactionsOptions{})
+	byWallet := list(client.ListTransactionsOptions{WalletID: a1})
+	during := stop()
+	once(t, got, before, "transaction")
+	once(t, byWallet, onA1, "transaction of a1")
+	assert.NotEmpty(t, during)
+	assert.True(t, seen["adjustment"] && seen["transfer"] && seen["hold"] && seen["void"], "kinds listed: %v", seen)
+
+	// Filters narrow the list: by kind, and by creation time.
+	holds, _, err := ac.ListTransactions(ctx, client.ListTransactionsOptions{Kind: "hold"})
+	require.NoError(t, err)
+	require.Len(t, holds.Data, 1)
+	assert.Equal(t, hold.TransactionID, holds.Data[0].TransactionID)
+	cut := holds.Data[0].CreatedAt
+	after, _, err := ac.ListTransactions(ctx, client.ListTransactionsOptions{WalletID: a1, CreatedAfter: cut,
+		PageOptions: client.PageOptions{Limit: 200}})
+	require.NoError(t, err)
+	require.Len(t, after.Data, 1, "only the void on a1 is after the hold")
+	assert.Equal(t, voided.ReleaseTransactionID, after.Data[0].TransactionID)
+	upTo, _, err := ac.ListTransactions(ctx, client.ListTransactionsOptions{WalletID: a1, CreatedBefore: cut,
+		PageOptions: client.PageOptions{Limit: 200}})
+	require.NoError(t, err)
+	assert.Len(t, upTo.Data, len(onA1)-2, "everything on a1 before the hold")
+
+	// An admin lists the journal (since this test began), bob's own transfers included.
+	admin := a.admin("lt-admin")
+	adminAll := walk(t, 200, func(cursor string) ([]string, bool, *string) {
+		p, _, err := admin.ListTransactions(ctx, client.ListTransactionsOptions{CreatedAfter: began,
+			PageOptions: client.PageOptions{Limit: 200, Cursor: cursor}})
+		require.NoError(t, err)
+		var ids []string
+		for _, tx := range p.Data {
+			ids = append(ids, tx.TransactionID)
+		}
+		return ids, p.HasMore, p.NextCursor
+	})
+	once(t, adminAll, append(before, during...), "transaction")
+}
+
+// A list never shows what the caller could not read one by one: not another owner's wallets, holds, mandates or
+// transactions; an agent sees what its mandate lets it see, and no more.
+func TestListsShowOnlyWhatTheCallerMayRead(t *testing.T) {
+	a := newAPI(t)
+	alice := token(t, "lv-alice", auth.ScopeRead, auth.ScopeWrite)
+	bob := token(t, "lv-bob", auth.ScopeRead, auth.ScopeWrite)
+	agent := token(t, "lv-agent", auth.ScopeRead, auth.ScopeWrite)
+	aliceW, bobW := a.createWallet(alice, "USD"), a.createWallet(bob, "USD")
+	a.fund(bobW, "USD", 1000)
+	mandate := created(t, a.post(bob, "/v1/wallets/"+bobW+"/mandates", map[string]any{"agent": "lv-agent",
+		"limit": map[string]any{"amount": 500, "period": "total"}, "expires_at": in(time.Hour)}))
+	mandateID := mandate["mandate_id"].(string)
+	other := created(t, a.post(bob, "/v1/wallets/"+bobW+"/mandates", map[string]any{"agent": "lv-someone-else",
+		"expires_at": in(time.Hour)}))
+	agentHold := created(t, a.post(agent, "/v1/holds", map[string]any{"wallet_id": bobW, "amount": 100, "asset": "USD",
+		"to_wallet_id": aliceW}))
+	bobHold := created(t, a.post(bob, "/v1/holds", map[string]any{"wallet_id": bobW, "amount": 50, "asset": "USD"}))
+
+	ids := func(r response, key string) []string {
+		t.Helper()
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		var out []string
+		for _, item := range r.JSON(t)["data"].([]any) {
+			out = append(out, item.(map[string]any)[key].(string))
+		}
+		return out
+	}
+
+	assert.Equal(t, []string{aliceW}, ids(a.get(alice, "/v1/wallets"), "wallet_id"))
+	assert.Empty(t, ids(a.get(alice, "/v1/wallets?owner=lv-bob"), "wallet_id"), "the owner filter is no way in")
+	for _, path := range []string{"/v1/wallets/" + bobW + "/holds", "/v1/wallets/" + bobW + "/mandates",
+		"/v1/transactions?wallet_id=" + bobW} {
+		expectProblem(t, a.get(alice, path), http.StatusNotFound, "wallet_not_found")
+	}
+	expectProblem(t, a.get(alice, "/v1/transactions?mandate_id="+mandateID), http.StatusNotFound, "mandate_not_found")
+	for _, tx := range a.get(alice, "/v1/transactions").JSON(t)["data"].([]any) {
+		assert.NotEqual(t, bobHold["transaction_id"], tx.(map[string]any)["transaction_id"], "bob's own hold")
+	}
+
+	// The agent: the wallet it may spend (and read), its own hold and mandate on it, the transactions it made.
+	assert.Equal(t, []string{bobW}, ids(a.get(agent, "/v1/wallets"), "wallet_id"))
+	assert.Equal(t, []string{agentHold["hold_id"].(string)}, ids(a.get(agent, "/v1/wallets/"+bobW+"/holds"), "hold_id"))
+	assert.Equal(t, []string{mandateID}, ids(a.get(agent, "/v1/wallets/"+bobW+"/mandates"), "mandate_id"))
+	expectProblem(t, a.get(agent, "/v1/wallets/"+bobW+"/mandates?agent=lv-someone-else"), http.StatusNotFound, "wallet_not_found")
+	assert.Equal(t, []string{agentHold["transaction_id"].(string)},
+		ids(a.get(agent, "/v1/transactions?mandate_id="+mandateID), "transaction_id"))
+	expectProblem(t, a.get(agent, "/v1/transactions?wallet_id="+bobW), http.StatusNotFound, "wallet_not_found")
+
+	// The owner sees everything on its wallet, and filters it.
+	assert.ElementsMatch(t, []string{agentHold["hold_id"].(string), bobHold["hold_id"].(string)},
+		ids(a.get(bob, "/v1/wallets/"+bobW+"/holds"), "hold_id"))
+	created(t, a.post(bob, "/v1/holds/"+bobHold["hold_id"].(string)+"/void", map[string]any{}), http.StatusOK)
+	assert.Equal(t, []string{agentHold["hold_id"].(string)}, ids(a.get(bob, "/v1/wallets/"+bobW+"/holds?status=active"), "hold_id"))
+	assert.Equal(t, []string{bobHold["hold_id"].(string)}, ids(a.get(bob, "/v1/wallets/"+bobW+"/holds?status=voided"), "hold_id"))
+	assert.Empty(t, ids(a.get(bob, "/v1/wallets/"+bobW+"/holds?status=expired"), "hold_id"))
+	assert.ElementsMatch(t, []string{mandateID, other["mandate_id"].(string)}, ids(a.get(bob, "/v1/wallets/"+bobW+"/mandates"), "mandate_id"))
+	assert.Equal(t, []string{mandateID}, ids(a.get(bob, "/v1/wallets/"+bobW+"/mandates?agent=lv-agent"), "mandate_id"))
+	assert.Equal(t, []string{agentHold["transaction_id"].(string)},
+		ids(a.get(bob, "/v1/transactions?mandate_id="+mandateID), "transaction_id"))
+
+	// Revoked, the mandate no longer opens the wallet to the agent; the agent still sees its own mandate.
+	created(t, a.post(bob, "/v1/mandates/"+mandateID+"/revoke", map[string]any{}), http.StatusOK)
+	assert.Empty(t, ids(a.get(agent, "/v1/wallets"), "wallet_id"))
+	expectProblem(t, a.get(agent, "/v1/wallets/"+bobW+"/holds"), http.StatusNotFound, "wallet_not_found")
+	assert.Equal(t, []string{mandateID}, ids(a.get(agent, "/v1/wallets/"+bobW+"/mandates?status=revoked"), "mandate_id"))
+	assert.Empty(t, ids(a.get(bob, "/v1/wallets/"+bobW+"/mandates?status=active&agent=lv-agent"), "mandate_id"))
+
+	// The deprecated fields of the mandate list still carry the page, for one release.
+	m := a.get(bob, "/v1/wallets/"+bobW+"/mandates").JSON(t)
+	assert.Equal(t, bobW, m["wallet_id"])
+	assert.Equal(t, m["data"], m["mandates"])
+}
+
+// A cursor answers only the query it came from: the same filters, the same caller. Anything else, and anything
+// that is not a list parameter, is a 400 that says what is wrong.
+func TestCursorsAndFiltersAreChecked(t *testing.T) {
+	a := newAPI(t)
+	alice := token(t, "lc-alice", auth.ScopeRead, auth.ScopeWrite)
+	bob := token(t, "lc-bob", auth.ScopeRead, auth.ScopeWrite)
+	w1, w2 := a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
+	a.createWallet(alice, "USD")
+	a.fund(w1, "USD", 100)
+	a.fund(w2, "USD", 100)
+	a.fund(w2, "USD", 100)
+
+	next := func(path string) string {
+		t.Helper()
+		r := a.get(alice, path)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		c, ok := r.JSON(t)["next_cursor"].(string)
+		require.True(t, ok, "%s has a next page: %s", path, r.Body)
+		return url.QueryEscape(c)
+	}
+	startHistoryProjector(t)
+	require.Eventually(t, func() bool { return len(a.history(alice, w2, 5, nil).Data) == 2 }, 15*time.Second,
+		50*time.Millisecond, "the history of w2 was not projected")
+	usd := next("/v1/wallets?asset=USD&limit=1")
+	require.Equal(t, http.StatusOK, a.get(alice, "/v1/wallets?asset=USD&limit=5&cursor="+usd).Status, "the limit may change")
+	history := next("/v1/wallets/" + w2 + "/transactions?limit=1")
+	txs := next("/v1/transactions?limit=1")
+
+	for name, r := range map[string]response{
+		"other filter":     a.get(alice, "/v1/wallets?asset=EUR&cursor="+usd),
+		"filter dropped":   a.get(alice, "/v1/wallets?cursor="+usd),
+		"other caller":     a.get(bob, "/v1/wallets?asset=USD&cursor="+usd),
+		"other list":       a.get(alice, "/v1/transactions?cursor="+usd),
+		"other wallet":     a.get(alice, "/v1/wallets/"+w1+"/transactions?cursor="+history),
+		"holds":            a.get(alice, "/v1/wallets/"+w1+"/holds?cursor="+txs),
+		"tampered":         a.get(alice, "/v1/wallets?asset=USD&cursor="+flip(usd)),
+		"not a cursor":     a.get(alice, "/v1/transactions?cursor=abc"),
+		"empty cursor":     a.get(alice, "/v1/transactions?cursor="),
+		"limit 0":          a.get(alice, "/v1/wallets?limit=0"),
+		"limit 201":        a.get(alice, "/v1/transactions?limit=201"),
+		"unknown param":    a.get(alice, "/v1/wallets?colour=red"),
+		"twice":            a.get(alice, "/v1/wallets?asset=USD&asset=EUR"),
+		"bad asset":        a.get(alice, "/v1/wallets?asset=usd"),
+		"bad status":       a.get(alice, "/v1/wallets/"+w1+"/holds?status=pending"),
+		"bad kind":         a.get(alice, "/v1/transactions?kind=payment"),
+		"bad wallet_id":    a.get(alice, "/v1/transactions?wallet_id=w1"),
+		"bad time":         a.get(alice, "/v1/transactions?created_after=yesterday"),
+		"empty window":     a.get(alice, "/v1/transactions?created_after=2026-01-02T00:00:00Z&created_before=2026-01-01T00:00:00Z"),
+		"mandate status":   a.get(alice, "/v1/wallets/"+w1+"/mandates?status=suspended"),
+		"history filter":   a.get(alice, "/v1/wallets/"+w1+"/transactions?kind=transfer"),
+		"control in owner": a.get(alice, "/v1/wallets?owner=a%00b"),
+	} {
+		expectProblem(t, r, http.StatusBadRequest, "invalid_query")
+		assert.NotEmpty(t, r.JSON(t)["detail"], name)
+	}
+}
+
+// flip changes one character in the middle of an (escaped) cursor.
+func flip(c string) string {
+	b := []byte(c)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
