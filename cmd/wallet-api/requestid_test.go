@@ -73,7 +73,7 @@ func checkRequestIDsInTelemetry(t *testing.T, tel *telemetry.Telemetry, rcv *otl
 		Header: map[string]string{"X-Request-Id": "trace-me-ok"}})
 	require.Equal(t, http.StatusOK, ok.Status)
 	bad := a.do(request{Method: http.MethodPost, Path: "/v1/transfers", Token: alice, Key: newKey(),
-		Body: map[string]any{"from_wallet_id": wallet, "to_wallet_id": wallet, "amount": 1, "asset": "USD"},
+		Body:   map[string]any{"from_wallet_id": wallet, "to_wallet_id": wallet, "amount": 1, "asset": "USD"},
 		Header: map[string]string{"X-Request-Id": "trace-me-bad"}})
 	require.Equal(t, http.StatusUnprocessableEntity, bad.Status)
 	cfg := testConfig(t)
