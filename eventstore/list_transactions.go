@@ -1,9 +1,11 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,9 +18,10 @@ import (
 //
 //   - by wallet (the caller's wallets, or one wallet): each wallet's entries newest first (journal_entries'
 //     (wallet_id, entry_id) index), merged by a transaction's last entry id, its "seq". Every writer inserts a
-//     wallet's entries while holding the wallet's projection row lock, so the transactions of one wallet occupy
-//     disjoint, increasing ranges of entry ids: each wallet's stream is already in seq order, and at most one
-//     transaction of a wallet straddles any cursor. A page costs one bounded index range per wallet of the caller.
+//     wallet's entries while holding the wallet's projection row lock, and a transaction's entries together, so
+//     the transactions of one wallet occupy disjoint, increasing ranges of entry ids: each wallet's stream is
+//     already in seq order, and at most one transaction of a wallet straddles any cursor. A page costs one
+//     bounded index range per wallet of the caller.
 //   - by journal (admins, or one mandate): journal_transactions by (created_at, transaction_id).
 
 // FirstSeq is the seq above every transaction: a by-wallet list starts below it.
@@ -63,48 +66,136 @@ type WalletScope struct {
 	Owner    string
 }
 
-// walletTransactionsQuery is the statement of one page of a by-wallet list below seq.
-func walletTransactionsQuery(scope WalletScope, f TransactionFilter, seq int64, limit int) (string, pgx.NamedArgs) {
-	wallets := `SELECT wallet_id FROM wallets WHERE owner = @owner AND kind = 'user'`
-	if scope.WalletID != uuid.Nil {
-		wallets = `SELECT @wallet::uuid AS wallet_id`
+// walletTransactionsQuery is the statement that reads, for each wallet of scope, its newest rows entries below seq
+// (a pure range of the (wallet_id, entry_id) index: no filter under its LIMIT that a plan could misjudge), each
+// with its transaction's seq (one lookup of the transaction's entries) and whether the transaction passes f.
+func walletTransactionsQuery(scope WalletScope, f TransactionFilter, seq int64, rows int) (string, pgx.NamedArgs) {
+	entries := `SELECT e.wallet_id, e.transaction_id, e.entry_id FROM journal_entries e
+		WHERE e.wallet_id = %s AND e.entry_id < @seq ORDER BY e.entry_id DESC LIMIT @rows`
+	from := `(` + fmt.Sprintf(entries, `@wallet`) + `) x`
+	if scope.WalletID == uuid.Nil {
+		from = `(SELECT wallet_id FROM wallets WHERE owner = @owner AND kind = 'user') w
+			CROSS JOIN LATERAL (` + fmt.Sprintf(entries, `w.wallet_id`) + `) x`
 	}
-	join := ""
+	matches, join := `true`, ``
 	if cond := f.conditions(); cond != "" {
-		join = ` JOIN journal_transactions t ON t.transaction_id = e.transaction_id` + cond
+		matches = `(true` + cond + `)`
+		join = ` JOIN journal_transactions t ON t.transaction_id = x.transaction_id`
 	}
-	// Per wallet: its entries below the cursor, newest first, one per transaction (the transaction's last entry
-	// on the wallet), each with the transaction's seq; a transaction with an entry at or above the cursor was
-	// listed before.
-	sql := `WITH w AS (` + wallets + `)
-		SELECT x.transaction_id, x.seq FROM w CROSS JOIN LATERAL (
-			SELECT e.transaction_id, s.seq FROM journal_entries e
-			CROSS JOIN LATERAL (SELECT max(e2.entry_id) AS seq FROM journal_entries e2
-				WHERE e2.transaction_id = e.transaction_id) s` + join + `
-			WHERE e.wallet_id = w.wallet_id AND e.entry_id < @seq AND s.seq < @seq
-				AND NOT EXISTS (SELECT 1 FROM journal_entries e3 WHERE e3.transaction_id = e.transaction_id
-					AND e3.wallet_id = e.wallet_id AND e3.entry_id > e.entry_id)
-			ORDER BY e.entry_id DESC LIMIT @limit) x
-		GROUP BY x.transaction_id, x.seq ORDER BY x.seq DESC LIMIT @limit`
-	return sql, f.args(pgx.NamedArgs{"owner": scope.Owner, "wallet": scope.WalletID, "seq": seq, "limit": limit})
+	sql := `SELECT x.wallet_id, x.transaction_id, x.entry_id, s.seq, ` + matches + ` AS matches
+		FROM ` + from + `
+		CROSS JOIN LATERAL (SELECT max(e2.entry_id) AS seq FROM journal_entries e2
+			WHERE e2.transaction_id = x.transaction_id) s` + join
+	return sql, f.args(pgx.NamedArgs{"owner": scope.Owner, "wallet": scope.WalletID, "seq": seq, "rows": rows})
 }
 
-// ListWalletTransactions reads up to limit transactions with an entry on scope's wallets, below seq, newest first.
-func ListWalletTransactions(ctx context.Context, q Querier, scope WalletScope, f TransactionFilter, seq int64, limit int) ([]TransactionRef, error) {
-	sql, args := walletTransactionsQuery(scope, f, seq, limit)
-	rows, err := q.Query(ctx, sql, args)
-	if err != nil {
-		return nil, classify(fmt.Errorf("list transactions by wallet: %w", err))
+// walletTransactionsSettings are set around a by-wallet read, in its transaction. Inside the lateral read of each
+// of a caller's wallets, the planner only knows the average wallet's few entries, for which reading them all and
+// sorting them looks as cheap as the ordered index range; for a wallet with a long history it is a pass over all
+// of it. The statement needs no sort at all (the rounds order in Go), so sorting is ruled out while it runs, and
+// the ordered range stopped by LIMIT is the plan.
+const (
+	walletTransactionsSettings = `set local enable_sort = off`
+	walletTransactionsReset    = `reset enable_sort`
+)
+
+// WalletTransactionPage is one page of a by-wallet list: up to limit transactions, newest first, and Next, the
+// seq the next page starts below (0 on the last page).
+type WalletTransactionPage struct {
+	Refs []TransactionRef
+	Next int64
+}
+
+// maxReadRounds bounds how many times a by-wallet page widens its read before it answers with what it is sure
+// of (a short page, never a wrong one).
+const maxReadRounds = 5
+
+// ListWalletTransactions reads one page of the transactions with an entry on scope's wallets that f selects,
+// below seq, newest first. q must be a transaction (store.InSnapshot's): the read sets planner settings for it.
+//
+// Each round reads a fixed number of entries per wallet. A wallet whose read was cut short may hold more of the
+// page below the oldest entry read, floor: the round is only sure of the transactions at or above the highest
+// such floor (a transaction of that wallet below its floor lies wholly below the floor's transaction, ranges of
+// one wallet being disjoint). A round sure of more than limit transactions answers; otherwise the next round
+// reads twice as many entries. The last round answers the transactions it is sure of and continues below the
+// floor: a page then holds fewer than limit items (none, when f matches nothing nearby), and has_more is true.
+func ListWalletTransactions(ctx context.Context, q Querier, scope WalletScope, f TransactionFilter, seq int64, limit int) (WalletTransactionPage, error) {
+	rows := 2 * (limit + 1) // transactions put at most two entries on one wallet today; more just means another round
+	for round := 1; ; round++ {
+		sure, floor, err := readWalletTransactions(ctx, q, scope, f, seq, rows)
+		if err != nil {
+			return WalletTransactionPage{}, err
+		}
+		switch {
+		case len(sure) > limit:
+			return WalletTransactionPage{Refs: sure[:limit], Next: sure[limit-1].Seq}, nil
+		case floor == 0:
+			return WalletTransactionPage{Refs: sure}, nil
+		case round == maxReadRounds:
+			return WalletTransactionPage{Refs: sure, Next: floor}, nil
+		}
+		rows *= 2
 	}
-	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TransactionRef, error) {
-		var ref TransactionRef
-		err := r.Scan(&ref.ID, &ref.Seq)
-		return ref, err
-	})
-	if err != nil {
-		return nil, classify(fmt.Errorf("list transactions by wallet: %w", err))
+}
+
+// readWalletTransactions runs one round: the transactions it is sure of, newest first, and the floor they are
+// sure down to (0 when every wallet was read to its start).
+func readWalletTransactions(ctx context.Context, q Querier, scope WalletScope, f TransactionFilter, seq int64, rows int) ([]TransactionRef, int64, error) {
+	sql, args := walletTransactionsQuery(scope, f, seq, rows)
+	if _, err := q.Exec(ctx, walletTransactionsSettings); err != nil {
+		return nil, 0, classify(fmt.Errorf("list transactions by wallet: %w", err))
 	}
-	return refs, nil
+	res, err := q.Query(ctx, sql, args)
+	if err != nil {
+		return nil, 0, classify(fmt.Errorf("list transactions by wallet: %w", err))
+	}
+	defer res.Close()
+	type read struct {
+		n        int
+		earliest int64
+	}
+	perWallet := map[uuid.UUID]*read{}
+	found := map[uuid.UUID]int64{}
+	for res.Next() {
+		var wallet, tx uuid.UUID
+		var entry, txSeq int64
+		var matches bool
+		if err := res.Scan(&wallet, &tx, &entry, &txSeq, &matches); err != nil {
+			return nil, 0, classify(fmt.Errorf("list transactions by wallet: %w", err))
+		}
+		r := perWallet[wallet]
+		if r == nil {
+			r = &read{earliest: entry}
+			perWallet[wallet] = r
+		}
+		r.n++
+		r.earliest = min(r.earliest, entry)
+		// A transaction whose seq is at or above the cursor straddles it: it was listed before.
+		if matches && txSeq < seq {
+			found[tx] = txSeq
+		}
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return nil, 0, classify(fmt.Errorf("list transactions by wallet: %w", err))
+	}
+	if _, err := q.Exec(ctx, walletTransactionsReset); err != nil {
+		return nil, 0, classify(fmt.Errorf("list transactions by wallet: %w", err))
+	}
+	var floor int64
+	for _, r := range perWallet {
+		if r.n == rows {
+			floor = max(floor, r.earliest)
+		}
+	}
+	sure := make([]TransactionRef, 0, len(found))
+	for id, s := range found {
+		if s >= floor {
+			sure = append(sure, TransactionRef{ID: id, Seq: s})
+		}
+	}
+	slices.SortFunc(sure, func(a, b TransactionRef) int { return cmp.Compare(b.Seq, a.Seq) })
+	return sure, floor, nil
 }
 
 // JournalScope is what a by-journal list covers: every transaction, or those made under one mandate.

@@ -28,7 +28,10 @@ DROP INDEX IF EXISTS mandates_wallet_idx;
 CREATE INDEX IF NOT EXISTS mandates_wallet_agent_list_idx ON mandates (wallet_id, agent, created_at, mandate_id);
 
 -- GET /v1/transactions by journal: an admin's list (created_after/created_before are ranges of it), and the
--- transactions made under one mandate. Both take their inserts at the right-hand edge of the tree.
+-- transactions made under one mandate, all of them (its wallet's owner) or its agent's. They take their inserts at
+-- the right-hand edge of the tree, and the last two only for transactions made under a mandate.
 CREATE INDEX IF NOT EXISTS journal_transactions_list_idx ON journal_transactions (created_at, transaction_id);
 CREATE INDEX IF NOT EXISTS journal_transactions_mandate_list_idx ON journal_transactions (mandate_id, created_at, transaction_id)
     WHERE mandate_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS journal_transactions_mandate_sub_list_idx
+    ON journal_transactions (mandate_id, sub, created_at, transaction_id) WHERE mandate_id IS NOT NULL;

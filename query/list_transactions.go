@@ -103,13 +103,16 @@ func (q *Queries) walletTransactions(ctx context.Context, ws eventstore.WalletSc
 	}
 	var page Page[eventstore.TransactionView]
 	err = q.store.InSnapshot(ctx, func(db eventstore.Querier) error {
-		refs, err := eventstore.ListWalletTransactions(ctx, db, ws, f, start.N, l.limit+1)
+		wp, err := eventstore.ListWalletTransactions(ctx, db, ws, f, start.N, l.limit)
 		if err != nil {
 			return err
 		}
-		page, err = q.transactionPage(ctx, db, refs, l.limit, func(r eventstore.TransactionRef) string {
-			return q.cursors.encode(sc, position{N: r.Seq})
-		})
+		// The page says itself where the next one starts: below its last item, or below what it could vouch for.
+		page, err = q.transactionPage(ctx, db, wp.Refs, len(wp.Refs), nil)
+		if err == nil && wp.Next != 0 {
+			c := q.cursors.encode(sc, position{N: wp.Next})
+			page.HasMore, page.NextCursor = true, &c
+		}
 		return err
 	})
 	return page, err

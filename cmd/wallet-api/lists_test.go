@@ -401,3 +401,43 @@ func flip(c string) string {
 	}
 	return string(b)
 }
+
+// A filter that matches little of a wallet's history still finds every match exactly once: a page that could
+// not vouch for a full page of matches says where to go on (has_more), even with few or no items.
+func TestSparseFilterWalksTheWholeHistory(t *testing.T) {
+	a := newAPI(t)
+	alice := token(t, "ls-alice", auth.ScopeRead, auth.ScopeWrite)
+	from, to := a.createWallet(alice, "USD"), a.createWallet(alice, "USD")
+	a.fund(from, "USD", 10_000)
+	ctx := context.Background()
+	c := a.newClient(alice, nil, setUpRetry)
+	var holds []string
+	for i := range 150 {
+		if i == 3 || i == 140 {
+			h, _, err := c.CreateHold(ctx, client.CreateHoldRequest{WalletID: from, Amount: 1, Asset: "USD"})
+			a.requireOK(err, "hold")
+			holds = append(holds, h.TransactionID)
+			continue
+		}
+		_, _, err := c.Transfer(ctx, client.TransferRequest{FromWalletID: from, ToWalletID: to, Amount: 1, Asset: "USD"})
+		a.requireOK(err, "transfer")
+	}
+	pages := 0
+	got := walk(t, 200, func(cursor string) ([]string, bool, *string) {
+		pages++
+		p, _, err := c.ListTransactions(ctx, client.ListTransactionsOptions{WalletID: from, Kind: "hold",
+			PageOptions: client.PageOptions{Limit: 1, Cursor: cursor}})
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(p.Data), 1)
+		var ids []string
+		for _, tx := range p.Data {
+			assert.Equal(t, "hold", tx.Kind)
+			ids = append(ids, tx.TransactionID)
+		}
+		return ids, p.HasMore, p.NextCursor
+	})
+	once(t, got, holds, "hold")
+	assert.Len(t, got, 2)
+	assert.Equal(t, holds[1], got[0], "newest first")
+	assert.Greater(t, pages, 2, "the sparse matches took more than one page each to vouch for")
+}
