@@ -34,8 +34,8 @@ const sweepEvery = time.Minute
 // limited by its sub, anything else by its client address (IPv6 by its /64, which one host usually holds whole).
 //
 // Its memory is bounded. A bucket left alone refills; once full it is indistinguishable from a new one, so the
-// sweep that runs every minute (and whenever the table is full) forgets full buckets without changing any
-// caller's budget. If MaxKeys callers are all mid-burst at once, new callers share one overflow bucket per class
+// sweep that runs every minute (and at most once a second while the table is full) forgets full buckets without
+// changing any caller's budget. If MaxKeys callers are all mid-burst at once, new callers share one overflow bucket per class
 // until room frees: the limiter stays bounded and errs towards refusing.
 type RateLimiter struct {
 	limits  config.RateLimit
@@ -115,7 +115,9 @@ func (l *RateLimiter) bucket(k bucketKey, b config.Budget, now time.Time) *rate.
 	if lim, ok := l.buckets[k]; ok {
 		return lim
 	}
-	if now.Sub(l.lastSweep) >= sweepEvery || len(l.buckets) >= l.maxKeys {
+	// A full table is swept at most once a second: a flood of new callers must not make every request pay for a
+	// pass over the table.
+	if since := now.Sub(l.lastSweep); since >= sweepEvery || (len(l.buckets) >= l.maxKeys && since >= time.Second) {
 		l.sweep(now)
 	}
 	if len(l.buckets) >= l.maxKeys {
