@@ -96,7 +96,7 @@ func walletTransactionsQuery(scope WalletScope, f TransactionFilter, seq int64, 
 // the ordered range stopped by LIMIT is the plan.
 const (
 	walletTransactionsSettings = `set local enable_sort = off`
-	walletTransactionsReset    = `reset enable_sort`
+	walletTransactionsReset    = `set local enable_sort to default`
 )
 
 // WalletTransactionPage is one page of a by-wallet list: up to limit transactions, newest first, and Next, the
