@@ -91,7 +91,9 @@ func ExampleClient_ListWallets() {
 			fmt.Println(w.WalletID, w.Available)
 		}
 		if !page.HasMore {
-			fmt.Println("requests left in this second's budget:", resp.RateLimit.Remaining)
+			if resp.RateLimit != nil {
+				fmt.Println("requests left in the budget:", resp.RateLimit.Remaining)
+			}
 			break
 		}
 		opts.Cursor = *page.NextCursor
