@@ -42,8 +42,8 @@ func (q *Queries) Hold(ctx context.Context, caller auth.Caller, id uuid.UUID) (e
 var holdFilters = []string{"status"}
 
 // WalletHolds lists a wallet's holds, newest first (filter status, as a reader sees it now). The wallet's owner
-// and admins see all of them; an agent holding an active mandate on it (whom the wallet read allows) sees the
-// holds it made, as the hold read would show it no others; to anybody else the wallet does not exist.
+// and admins see all of them; an agent holding an active mandate on it (whom the wallet read allows) sees only
+// the holds it made; to anybody else the wallet does not exist.
 func (q *Queries) WalletHolds(ctx context.Context, caller auth.Caller, id uuid.UUID, l listQuery) (Page[eventstore.HoldView], error) {
 	now := time.Now().UTC()
 	f := eventstore.HoldFilter{WalletID: id, Status: l.get("status"), Now: now}
