@@ -41,9 +41,14 @@ func JSON() ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
-// Register adds GET /v1/openapi.json, without authentication: the description of an API is public.
-func Register(r *mux.Router) {
-	r.Handle(Path, http.HandlerFunc(serve)).Methods(http.MethodGet)
+// Register adds GET /v1/openapi.json, without authentication: the description of an API is public. wrap (such as
+// the per-client rate limit) is applied around it, first outermost.
+func Register(r *mux.Router, wrap ...func(http.Handler) http.Handler) {
+	var h http.Handler = http.HandlerFunc(serve)
+	for i := len(wrap) - 1; i >= 0; i-- {
+		h = wrap[i](h)
+	}
+	r.Handle(Path, h).Methods(http.MethodGet)
 }
 
 func serve(w http.ResponseWriter, r *http.Request) {

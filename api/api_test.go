@@ -72,7 +72,7 @@ func TestProblemCodesAreKnownToTheServer(t *testing.T) {
 func TestServedJSONIsTheDocument(t *testing.T) {
 	r := mux.NewRouter()
 	api.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(httpapi.RequestID(r))
 	defer srv.Close()
 	client := &http.Client{Transport: apitest.NewTransport(t, nil)}
 	resp, err := client.Get(srv.URL + api.Path)
@@ -93,7 +93,7 @@ func TestValidatorCatchesDrift(t *testing.T) {
 	require.NoError(t, err)
 	id := "3f2c1a9e-8b7d-4c6e-9f01-23456789abcd"
 	balance := `{"wallet_id":"` + id + `","asset":"USD","balance":5,"available":5,"held":0,"version":1,"updated_at":"2026-01-01T00:00:00Z"}`
-	jsonH := http.Header{"Content-Type": {"application/json"}}
+	jsonH := http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req-1"}}
 	auth := http.Header{"Authorization": {"Bearer x"}}
 	ok := apitest.Exchange{Method: "GET", URL: "http://h/v1/wallets/" + id + "/balance", Header: auth,
 		Status: 200, RespHeader: jsonH, RespBody: []byte(balance)}
@@ -106,21 +106,27 @@ func TestValidatorCatchesDrift(t *testing.T) {
 		"missing field":       func(e *apitest.Exchange) { e.RespBody = []byte(`{"wallet_id":"` + id + `"}`) },
 		"undocumented status": func(e *apitest.Exchange) { e.Status = 418 },
 		"undocumented header": func(e *apitest.Exchange) {
-			e.RespHeader = http.Header{"Content-Type": {"application/json"}, "X-Secret": {"1"}}
+			e.RespHeader = http.Header{"Content-Type": {"application/json"}, "Request-Id": {"req-1"}, "X-Secret": {"1"}}
 		},
+		"no request id":        func(e *apitest.Exchange) { e.RespHeader = http.Header{"Content-Type": {"application/json"}} },
 		"undocumented route":   func(e *apitest.Exchange) { e.URL = "http://h/v1/nothing" },
 		"undocumented method":  func(e *apitest.Exchange) { e.Method = "DELETE" },
 		"wrong field type":     func(e *apitest.Exchange) { e.RespBody = []byte(balance[:len(balance)-1] + `,"balance":"5"}`) },
 		"invalid but accepted": func(e *apitest.Exchange) { e.Header = http.Header{} },
+		"problem without request id": func(e *apitest.Exchange) {
+			e.Status = 404
+			e.RespHeader = http.Header{"Content-Type": {"application/problem+json"}, "Request-Id": {"req-1"}}
+			e.RespBody = []byte(`{"type":"urn:wallet-ledger:problem:wallet_not_found","title":"t","status":404,"code":"wallet_not_found"}`)
+		},
 		"unknown problem code": func(e *apitest.Exchange) {
 			e.Status = 404
-			e.RespHeader = http.Header{"Content-Type": {"application/problem+json"}}
-			e.RespBody = []byte(`{"type":"urn:wallet-ledger:problem:gone","title":"t","status":404,"code":"gone"}`)
+			e.RespHeader = http.Header{"Content-Type": {"application/problem+json"}, "Request-Id": {"req-1"}}
+			e.RespBody = []byte(`{"type":"urn:wallet-ledger:problem:gone","title":"t","status":404,"code":"gone","request_id":"req-1"}`)
 		},
 		"problem status differs": func(e *apitest.Exchange) {
 			e.Status = 404
-			e.RespHeader = http.Header{"Content-Type": {"application/problem+json"}}
-			e.RespBody = []byte(`{"type":"urn:wallet-ledger:problem:not_found","title":"t","status":400,"code":"not_found"}`)
+			e.RespHeader = http.Header{"Content-Type": {"application/problem+json"}, "Request-Id": {"req-1"}}
+			e.RespBody = []byte(`{"type":"urn:wallet-ledger:problem:not_found","title":"t","status":400,"code":"not_found","request_id":"req-1"}`)
 		},
 	}
 	for name, mutate := range cases {
@@ -134,4 +140,31 @@ func TestValidatorCatchesDrift(t *testing.T) {
 	}
 	var joined interface{ Unwrap() []error }
 	assert.False(t, errors.As(v.Check(ok), &joined))
+}
+
+// Every response of every operation promises Request-Id; every operation but health and readiness is rate limited,
+// so it documents 429 and the RateLimit headers on each of its responses.
+func TestEveryResponseDocumentsRequestIDAndRateLimits(t *testing.T) {
+	v, err := apitest.New(api.YAML())
+	require.NoError(t, err)
+	unlimited := map[string]bool{"/v1/health": true, "/v1/ready": true}
+	for path, item := range v.Document().Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			limited := !unlimited[path]
+			assert.Equal(t, limited, op.Responses.Status(http.StatusTooManyRequests) != nil, "%s: 429", where)
+			for status, ref := range op.Responses.Map() {
+				h := ref.Value.Headers
+				require.Contains(t, h, "Request-Id", "%s %s", where, status)
+				assert.True(t, h["Request-Id"].Value.Required, "%s %s", where, status)
+				for _, name := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+					if limited {
+						assert.Contains(t, h, name, "%s %s", where, status)
+					} else if status[0] == '2' {
+						assert.NotContains(t, h, name, "%s %s is never rate limited", where, status)
+					}
+				}
+			}
+		}
+	}
 }

@@ -1,7 +1,8 @@
 // Package client is a Go client of the wallet-api. Every write carries an Idempotency-Key (generated per call
-// unless the caller gives one) that is reported back, and a write is retried with the SAME key after a 503 or a
-// network error, with exponential backoff and full jitter, so a retry can never move money twice. Refusals come
-// back as *Error carrying the problem code.
+// unless the caller gives one) that is reported back, and a write is retried with the SAME key after a 503, a 429
+// or a network error, with exponential backoff and full jitter and never sooner than the server's Retry-After, so
+// a retry can never move money twice. Refusals come back as *Error carrying the problem code. Every answer's
+// Request-Id is reported (Response.RequestID, Error.RequestID): quote it to the service's operator.
 package client
 
 import (
@@ -21,7 +22,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Retry says how a call is retried after a 503, a 409 idempotency_key_in_use or a network error.
+// Retry says how a call is retried after a 503, a 429 rate_limited, a 409 idempotency_key_in_use or a network
+// error.
 type Retry struct {
 	// Attempts is the total number of tries, the first included (1: no retry).
 	Attempts int
@@ -107,6 +109,10 @@ func WithIdempotencyKey(key string) CallOption { return func(c *call) { c.key = 
 
 // Response describes how a call went, also when it failed.
 type Response struct {
+	// RequestID is the Request-Id of the last answer (empty when none came): the id the service logged it under.
+	RequestID string
+	// RateLimit is the caller's request budget as the last answer reported it (nil when it did not).
+	RateLimit *RateLimit
 	// IdempotencyKey is the key the write was sent with (empty for reads). Keep it to retry the write safely.
 	IdempotencyKey string
 	// Replayed is true when the server answered from the key's stored first answer.
@@ -204,6 +210,8 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, key
 	resp.StatusCode = hr.StatusCode
 	resp.Replayed = hr.Header.Get("Idempotent-Replayed") == "true"
 	resp.Location = hr.Header.Get("Location")
+	resp.RequestID = hr.Header.Get("Request-Id")
+	resp.RateLimit = rateLimitOf(hr.Header)
 	if hr.StatusCode >= 200 && hr.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {
@@ -236,6 +244,24 @@ func (c *Client) backoff(attempt int, atLeast time.Duration) time.Duration {
 		d = c.retry.MaxDelay
 	}
 	return d
+}
+
+// RateLimit is the caller's budget as the server reported it in the RateLimit-* headers: the bucket's size, what
+// is left of it, and how long until it is full again.
+type RateLimit struct {
+	Limit     int
+	Remaining int
+	Reset     time.Duration
+}
+
+func rateLimitOf(h http.Header) *RateLimit {
+	limit, err1 := strconv.Atoi(h.Get("RateLimit-Limit"))
+	remaining, err2 := strconv.Atoi(h.Get("RateLimit-Remaining"))
+	reset, err3 := strconv.Atoi(h.Get("RateLimit-Reset"))
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil
+	}
+	return &RateLimit{Limit: limit, Remaining: remaining, Reset: time.Duration(reset) * time.Second}
 }
 
 // retryAfter parses a Retry-After of delay-seconds.

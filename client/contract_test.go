@@ -28,6 +28,7 @@ func TestTypesMatchTheDocument(t *testing.T) {
 		"WebhookEndpoint": WebhookEndpoint{}, "WebhookEndpointList": WebhookEndpointList{},
 		"CreateWebhookEndpointRequest": CreateWebhookEndpointRequest{}, "WebhookDelivery": WebhookDelivery{},
 		"WebhookDeliveryList": WebhookDeliveryList{}, "Event": Event{}, "EventPage": EventPage{},
+		"WalletPage": WalletPage{}, "HoldPage": HoldPage{}, "TransactionPage": TransactionPage{},
 	} {
 		ref := schemas[name]
 		require.NotNil(t, ref, "schema %s", name)
@@ -64,7 +65,7 @@ func TestCodesAreDocumented(t *testing.T) {
 	}
 	for _, code := range []string{CodeInsufficientFunds, CodeWalletNotFound, CodeTransactionNotFound, CodeWalletExists,
 		CodeValidation, CodeIdempotencyKeyReuse, CodeIdempotencyKeyInUse, CodeUnavailable, CodeUnauthorized,
-		CodeInsufficientScope} {
+		CodeInsufficientScope, CodeRateLimited, CodeInvalidQuery} {
 		assert.True(t, documented[code], "client code %q is not in #/components/schemas/ProblemCode", code)
 	}
 }

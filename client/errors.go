@@ -22,6 +22,8 @@ const (
 	// CodeWebhookURLNotAllowed: the endpoint URL is not https, or leads to a private, loopback or metadata address.
 	CodeWebhookURLNotAllowed    = "webhook_url_not_allowed"
 	CodeWebhookEndpointNotFound = "webhook_endpoint_not_found"
+	CodeRateLimited             = "rate_limited"
+	CodeInvalidQuery            = "invalid_query"
 )
 
 // FieldError names one invalid field of a validation_error.
@@ -39,11 +41,13 @@ type Error struct {
 	Detail     string       `json:"detail,omitempty"`
 	Instance   string       `json:"instance,omitempty"`
 	Errors     []FieldError `json:"errors,omitempty"`
+	// RequestID is the id the service answered under (the body's request_id, else the Request-Id header).
+	RequestID string `json:"request_id,omitempty"`
 	// IdempotencyKey the refused write was sent with.
 	IdempotencyKey string `json:"-"`
 	// Replayed: this refusal was stored under the key by an earlier attempt.
 	Replayed bool `json:"-"`
-	// RetryAfter is the wait the server asked for (503).
+	// RetryAfter is the wait the server asked for (503, 429).
 	RetryAfter time.Duration `json:"-"`
 }
 
@@ -54,6 +58,9 @@ func newError(hr *http.Response, body []byte, key string) *Error {
 		e = &Error{Code: fallbackCode(hr.StatusCode), Title: http.StatusText(hr.StatusCode)}
 	}
 	e.StatusCode = hr.StatusCode
+	if e.RequestID == "" {
+		e.RequestID = hr.Header.Get("Request-Id")
+	}
 	e.IdempotencyKey = key
 	e.Replayed = hr.Header.Get("Idempotent-Replayed") == "true"
 	e.RetryAfter = retryAfter(hr.Header.Get("Retry-After"))
@@ -64,6 +71,8 @@ func fallbackCode(status int) string {
 	switch {
 	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
 		return CodeUnavailable
+	case status == http.StatusTooManyRequests:
+		return CodeRateLimited
 	case status >= 500:
 		return "internal_error"
 	default:
@@ -78,14 +87,19 @@ func (e *Error) Error() string {
 	} else if e.Title != "" {
 		msg += ": " + e.Title
 	}
+	if e.RequestID != "" {
+		msg += " (request " + e.RequestID + ")"
+	}
 	return msg
 }
 
 // Retryable reports whether sending the same request again with the same key may succeed: the service was
-// unavailable, or the key's first request is still running.
+// unavailable, the caller's rate limit was reached (nothing was done; RetryAfter says when to come back), or the
+// key's first request is still running.
 func (e *Error) Retryable() bool {
 	return e.StatusCode == http.StatusServiceUnavailable || e.StatusCode == http.StatusBadGateway ||
-		e.StatusCode == http.StatusGatewayTimeout || e.Code == CodeIdempotencyKeyInUse
+		e.StatusCode == http.StatusGatewayTimeout || e.StatusCode == http.StatusTooManyRequests ||
+		e.Code == CodeIdempotencyKeyInUse
 }
 
 // NetworkError is a call that got no HTTP answer: it may or may not have reached the server. Retry with the same

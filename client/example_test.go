@@ -73,3 +73,29 @@ func ExampleError() {
 		}
 	}
 }
+
+// Lists answer one page at a time, newest first; pass NextCursor back (with the same filters) until HasMore is
+// false. A walk sees every wallet that existed when it began exactly once.
+func ExampleClient_ListWallets() {
+	c, err := client.New("http://localhost:8080", client.WithToken(os.Getenv("WALLET_TOKEN")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	opts := client.ListWalletsOptions{Asset: "USD", PageOptions: client.PageOptions{Limit: 100}}
+	for {
+		page, resp, err := c.ListWallets(context.Background(), opts)
+		if err != nil {
+			log.Fatal(err) // a *client.Error carries the RequestID to quote to the operator
+		}
+		for _, w := range page.Data {
+			fmt.Println(w.WalletID, w.Available)
+		}
+		if !page.HasMore {
+			if resp.RateLimit != nil {
+				fmt.Println("requests left in the budget:", resp.RateLimit.Remaining)
+			}
+			break
+		}
+		opts.Cursor = *page.NextCursor
+	}
+}

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -29,31 +28,22 @@ type ReadModel struct {
 
 // WalletHistory is one page of a wallet's history, newest first. It is eventually consistent.
 type WalletHistory struct {
+	Data        []HistoryEntry `json:"data"`
+	HasMore     bool           `json:"has_more"`
+	NextCursor  *string        `json:"next_cursor"`
 	WalletID    string         `json:"wallet_id"`
 	Asset       string         `json:"asset"`
-	Entries     []HistoryEntry `json:"entries"`
-	NextCursor  *string        `json:"next_cursor"`
 	Consistency string         `json:"consistency"`
 	ReadModel   ReadModel      `json:"read_model"`
+	// Deprecated: Entries is the same as Data; the server stops sending it in the next release.
+	Entries []HistoryEntry `json:"entries"`
 }
 
-// ListTransactions reads one page of a wallet's history (GET /v1/wallets/{id}/transactions). limit 0 uses the
-// server's default (50), any other value is sent as given (the server takes 1 to 200); cursor is the previous
-// page's NextCursor, empty for the newest page.
-func (c *Client) ListTransactions(ctx context.Context, walletID string, limit int, cursor string) (*WalletHistory, *Response, error) {
-	q := url.Values{}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	if cursor != "" {
-		q.Set("cursor", cursor)
-	}
-	path := "/v1/wallets/" + url.PathEscape(walletID) + "/transactions"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
+// ListHistory reads one page of a wallet's history (GET /v1/wallets/{id}/transactions): its entries with the
+// balance after each, for the wallet's owner or an admin.
+func (c *Client) ListHistory(ctx context.Context, walletID string, opts PageOptions) (*WalletHistory, *Response, error) {
 	var h WalletHistory
-	resp, err := c.read(ctx, path, &h)
+	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/transactions", opts.values()), &h)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -33,10 +33,23 @@ type Mandate struct {
 	RevokedBy           string        `json:"revoked_by,omitempty"`
 }
 
-// MandateList is a wallet's mandates.
+// MandateList is one page of a wallet's mandates.
 type MandateList struct {
-	WalletID string    `json:"wallet_id"`
+	Data       []Mandate `json:"data"`
+	HasMore    bool      `json:"has_more"`
+	NextCursor *string   `json:"next_cursor"`
+	// Deprecated: WalletID is the wallet asked for; the server stops sending it in the next release.
+	WalletID string `json:"wallet_id"`
+	// Deprecated: Mandates is the same as Data; the server stops sending it in the next release.
 	Mandates []Mandate `json:"mandates"`
+}
+
+// ListMandatesOptions filter GET /v1/wallets/{id}/mandates. Status is active, revoked or expired; Agent an
+// agent's sub (an agent may only name itself).
+type ListMandatesOptions struct {
+	PageOptions
+	Status string
+	Agent  string
 }
 
 // GrantMandateRequest lets Agent spend from a wallet within limits until ExpiresAt.
@@ -59,10 +72,14 @@ func (c *Client) GrantMandate(ctx context.Context, walletID string, req GrantMan
 	return &m, resp, nil
 }
 
-// ListMandates lists a wallet's mandates (GET /v1/wallets/{id}/mandates).
-func (c *Client) ListMandates(ctx context.Context, walletID string) (*MandateList, *Response, error) {
+// ListMandates reads one page of a wallet's mandates (GET /v1/wallets/{id}/mandates): all of them for the
+// wallet's owner or an admin, an agent's own for the agent.
+func (c *Client) ListMandates(ctx context.Context, walletID string, opts ListMandatesOptions) (*MandateList, *Response, error) {
+	q := opts.values()
+	setIf(q, "status", opts.Status)
+	setIf(q, "agent", opts.Agent)
 	var l MandateList
-	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/mandates", &l)
+	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/mandates", q), &l)
 	if err != nil {
 		return nil, resp, err
 	}

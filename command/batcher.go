@@ -59,6 +59,7 @@ type job struct {
 	// refusals are not kept, so that a later sweep may still release the hold.
 	keepRefusal bool
 	trace       map[string]string // the request's trace context, carried by the events it causes
+	requestID   string            // the id a caller quotes to an operator, recorded in the journal's metadata
 	done        chan answer       // buffered: a worker never blocks on a caller that has gone
 	// state settles a race between the caller giving up (its context ended) and its batch committing: the first to
 	// move it from pending wins. An abandoned job is dropped from its batch, so its 503 is true; a sealed one is

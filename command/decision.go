@@ -144,12 +144,37 @@ func (d *decision) hold(id uuid.UUID) (eventstore.Hold, bool) {
 func (d *decision) refundedSoFar(id uuid.UUID) int64 { return d.b.refunded[id] }
 
 // newTransaction starts the journal transaction of this request: a new ID, the caller's sub and key, the batch's
-// time. post gives it its position.
+// time, and the request's id in its metadata (request_id), so an operator can go from the id a customer quotes to
+// the transaction. post gives it its position.
 func (d *decision) newTransaction(kind, asset string, amount int64, description string, metadata json.RawMessage, entries ...eventstore.Entry) eventstore.Transaction {
 	return eventstore.Transaction{
 		ID: uuid.New(), Kind: kind, Asset: asset, Amount: amount, Sub: d.job.caller.Sub, IdempotencyKey: d.job.idem.Key,
-		RequestHash: d.job.idem.Hash, Description: description, Metadata: metadata, CreatedAt: d.now, Entries: entries,
+		RequestHash: d.job.idem.Hash, Description: description, Metadata: withRequestID(metadata, d.job.requestID),
+		CreatedAt: d.now, Entries: entries,
 	}
+}
+
+// requestIDKey is the metadata key the server writes; a client's metadata may not use it (fields.metadata).
+const requestIDKey = "request_id"
+
+// withRequestID adds request_id to a metadata object (validated: an object, without that key).
+func withRequestID(metadata json.RawMessage, id string) json.RawMessage {
+	if id == "" {
+		return metadata
+	}
+	fields := map[string]json.RawMessage{}
+	if len(metadata) > 0 {
+		if err := json.Unmarshal(metadata, &fields); err != nil {
+			return metadata // cannot happen: validated as an object; leave it as sent rather than lose it
+		}
+	}
+	encoded, _ := json.Marshal(id)
+	fields[requestIDKey] = encoded
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return metadata
+	}
+	return out
 }
 
 // post checks t's entries against the locked balances (every user wallet stays non-negative, in total and in what

@@ -167,7 +167,7 @@ func (u *UseCase[Req, Cmd]) run(ctx context.Context, caller auth.Caller, idem Id
 	rep := u.reply
 	rep.instance = instance
 	j := &job{ctx: ctx, caller: caller, idem: idem, reply: rep, plan: p, keepRefusal: true,
-		trace: telemetry.InjectMap(ctx), done: make(chan answer, 1)}
+		trace: telemetry.InjectMap(ctx), requestID: httpapi.RequestIDFrom(ctx), done: make(chan answer, 1)}
 	out, err := u.c.batcher.submit(j, u.c.store.AcquireTimeout())
 	if u.finish != nil {
 		return u.finish(out, err)

@@ -95,6 +95,13 @@ func (f *fields) metadata(field string, v json.RawMessage) json.RawMessage {
 		f.add(field, "must be at most %d bytes", maxMetadataBytes)
 		return nil
 	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &keys); err == nil {
+		if _, taken := keys[requestIDKey]; taken {
+			f.add(field, "must not set %q: the ledger records the request's id there", requestIDKey)
+			return nil
+		}
+	}
 	return trimmed
 }
 

@@ -199,21 +199,6 @@ func GetMandate(ctx context.Context, q Querier, id uuid.UUID) (Mandate, error) {
 	return m, nil
 }
 
-// ListWalletMandates reads a wallet's mandates, newest first, at most limit of them.
-func ListWalletMandates(ctx context.Context, q Querier, walletID uuid.UUID, limit int) ([]Mandate, error) {
-	rows, err := q.Query(ctx, `SELECT `+mandateColumns+` FROM mandates WHERE wallet_id = $1
-		ORDER BY created_at DESC, mandate_id LIMIT $2`, walletID, limit)
-	if err != nil {
-		return nil, classify(fmt.Errorf("list mandates of wallet %s: %w", walletID, err))
-	}
-	defer rows.Close()
-	out := []Mandate{}
-	if err := scanMandates(rows, &out); err != nil {
-		return nil, classify(fmt.Errorf("list mandates of wallet %s: %w", walletID, err))
-	}
-	return out, nil
-}
-
 // AgentHasActiveMandate reports whether agent may act on walletID now through an active mandate.
 func AgentHasActiveMandate(ctx context.Context, q Querier, walletID uuid.UUID, agent string, now time.Time) (bool, error) {
 	var ok bool

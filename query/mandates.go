@@ -11,30 +11,56 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 )
 
-// maxListedMandates bounds GET /v1/wallets/{id}/mandates.
-const maxListedMandates = 500
+// mandateFilters are the filters of GET /v1/wallets/{id}/mandates.
+var mandateFilters = []string{"status", "agent"}
 
-// MandateList is the body of GET /v1/wallets/{id}/mandates.
+// MandateList is the body of GET /v1/wallets/{id}/mandates: the list envelope, and for one release the fields
+// of the unpaged list it replaced (wallet_id, and mandates, a copy of data).
 type MandateList struct {
-	WalletID uuid.UUID                `json:"wallet_id"`
+	Page[eventstore.MandateView]
+	WalletID uuid.UUID `json:"wallet_id"`
+	// Deprecated: Mandates repeats Data for clients of the unpaged list; it goes in the next release.
 	Mandates []eventstore.MandateView `json:"mandates"`
 }
 
-// WalletMandates lists the mandates granted on a wallet, newest first, to its owner or an admin.
-func (q *Queries) WalletMandates(ctx context.Context, caller auth.Caller, id uuid.UUID) (MandateList, error) {
-	if _, err := q.visibleWallet(ctx, caller, id); err != nil {
+// WalletMandates lists the mandates granted on a wallet, newest first (filter status as a reader sees it now,
+// agent). The wallet's owner and admins see all of them; an agent sees its own, as the mandate read shows it,
+// whether or not they are still active; to anybody else the wallet does not exist.
+func (q *Queries) WalletMandates(ctx context.Context, caller auth.Caller, id uuid.UUID, l listQuery) (MandateList, error) {
+	now := time.Now().UTC()
+	f := eventstore.MandateFilter{WalletID: id, Agent: l.get("agent"), Status: l.get("status"), Now: now}
+	if err := enumFilter("status", f.Status, eventstore.MandateActive, eventstore.MandateRevoked,
+		eventstore.MandateExpired); err != nil {
 		return MandateList{}, err
 	}
-	ms, err := eventstore.ListWalletMandates(ctx, q.store.Pool(), id, maxListedMandates)
+	if err := textFilter("agent", f.Agent); err != nil {
+		return MandateList{}, err
+	}
+	if _, err := q.visibleWallet(ctx, caller, id); err != nil {
+		if !errors.Is(err, eventstore.ErrWalletNotFound) || (f.Agent != "" && f.Agent != caller.Sub) {
+			return MandateList{}, err
+		}
+		has, merr := eventstore.AgentHasMandates(ctx, q.store.Pool(), id, caller.Sub)
+		if merr != nil {
+			return MandateList{}, merr
+		}
+		if !has {
+			return MandateList{}, err
+		}
+		f.Agent = caller.Sub
+	}
+	sc := scope("GET /v1/wallets/{id}/mandates", caller.Sub, caller.IsAdmin(), id.String(), f.Agent, f.Status)
+	start, err := q.pageStart(l, sc, keyed(eventstore.FirstPage.CreatedAt, eventstore.FirstPage.ID))
 	if err != nil {
 		return MandateList{}, err
 	}
-	now := time.Now().UTC()
-	out := MandateList{WalletID: id, Mandates: make([]eventstore.MandateView, 0, len(ms))}
-	for _, m := range ms {
-		out.Mandates = append(out.Mandates, m.ViewAt(now))
+	ms, err := eventstore.ListMandates(ctx, q.store.Pool(), f, eventstore.PageKey{CreatedAt: start.At, ID: start.ID}, l.limit+1)
+	if err != nil {
+		return MandateList{}, err
 	}
-	return out, nil
+	page := newPage(ms, l.limit, func(m eventstore.Mandate) eventstore.MandateView { return m.ViewAt(now) },
+		func(m eventstore.Mandate) string { return q.cursors.encode(sc, keyed(m.CreatedAt, m.ID)) })
+	return MandateList{Page: page, WalletID: id, Mandates: page.Data}, nil
 }
 
 // Mandate returns one mandate to the wallet's owner, its agent or an admin.

@@ -19,15 +19,20 @@ import (
 
 // Queries serves the reads.
 type Queries struct {
-	store *eventstore.Store
+	store   *eventstore.Store
+	cursors cursors
 }
 
-// New returns the read side.
-func New(store *eventstore.Store) (*Queries, error) {
+// New returns the read side. cursorSecret (at least 16 bytes, the same on every replica) signs list cursors.
+func New(store *eventstore.Store, cursorSecret []byte) (*Queries, error) {
 	if store == nil {
 		return nil, errors.New("query: nil store")
 	}
-	return &Queries{store: store}, nil
+	c, err := newCursors(cursorSecret)
+	if err != nil {
+		return nil, err
+	}
+	return &Queries{store: store, cursors: c}, nil
 }
 
 // BalanceView is the body of GET /v1/wallets/{id}/balance.
@@ -136,11 +141,15 @@ func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	r.Handle("/v1/wallets/{id}/balance", read(serve(q.Balance))).Methods(http.MethodGet)
 	r.Handle("/v1/wallets/{id}/balance/audit", read(serve(q.Audit))).Methods(http.MethodGet)
 	r.Handle("/v1/transactions/{id}", read(serve(q.Transaction))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/transactions", read(http.HandlerFunc(q.History))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/transactions", read(serveListOn(q.History))).Methods(http.MethodGet)
 	r.Handle("/v1/holds/{id}", read(serve(q.Hold))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/mandates", read(serve(q.WalletMandates))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/mandates", read(serveListOn(q.WalletMandates, mandateFilters...))).Methods(http.MethodGet)
 	r.Handle("/v1/mandates/{id}", read(serve(q.Mandate))).Methods(http.MethodGet)
 	webhookRoutes(r, q, read)
+	// Lists, cursor-paged in one envelope (lists.go).
+	r.Handle("/v1/wallets", read(serveList(q.Wallets, walletFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/holds", read(serveListOn(q.WalletHolds, holdFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/transactions", read(serveList(q.Transactions, transactionFilters...))).Methods(http.MethodGet)
 }
 
 // serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.

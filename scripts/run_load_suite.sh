@@ -31,6 +31,10 @@ REPORTS=${LOADGEN_REPORTS:-load/reports}
 export OTEL_TRACES_SAMPLER=${OTEL_TRACES_SAMPLER:-parentbased_traceidratio}
 export OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-0.1}
 export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
+# The suite measures the ledger's capacity, not the per-caller rate limit: the load generator is one caller (sub
+# loadgen) at up to ~1,500 requests/s, far over the API's default budget. Set them to load-test the limiter.
+export RATE_LIMIT_RPS=${RATE_LIMIT_RPS:-1000000}
+export RATE_LIMIT_BURST=${RATE_LIMIT_BURST:-1000000}
 export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
 [[ $LOAD_DB == wallet_service ]] && { echo "refusing to load the dev database wallet_service" >&2; exit 2; }
 DB_URL="$PGHOST_URL/$LOAD_DB?sslmode=disable"

@@ -109,6 +109,7 @@ write_start_api() { # db-url
 #!/usr/bin/env bash
 cd "$PWD"
 DATABASE_URL='$1' HTTP_ADDR='$API_ADDR' REQUEST_TIMEOUT='${RES_REQUEST_TIMEOUT:-3s}' DB_STATEMENT_TIMEOUT=2s \
+  RATE_LIMIT_RPS='${RATE_LIMIT_RPS:-1000000}' RATE_LIMIT_BURST='${RATE_LIMIT_BURST:-1000000}' \
   LOG_LEVEL=\${LOG_LEVEL:-warn} setsid bin/wallet-api >>"$RUN_DIR/api.log" 2>&1 </dev/null &
 echo \$! >"$RUN_DIR/api.pid"
 SH

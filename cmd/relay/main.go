@@ -34,6 +34,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	defer telemetry.Start(ctx, "wallet-relay")()
+	telemetry.PrimeRelayCounters()
 
 	cfg, err := config.Load()
 	if err != nil {

@@ -38,10 +38,14 @@ func TestMain(m *testing.M) {
 
 const testSecret = "test-secret-0123456789abcdef"
 
-// testConfig is the configuration of a test API on the package database.
+// testConfig is the configuration of a test API on the package database. Its per-caller rate limit is far above
+// what any test sends, because the suite checks the ledger, not the limiter: the rate limit tests set their own
+// (limitedConfig).
 func testConfig(t testing.TB) config.Config {
 	t.Setenv("DATABASE_URL", pgtest.URL(t))
 	t.Setenv("JWT_SECRET", testSecret)
+	t.Setenv("RATE_LIMIT_RPS", "1000000")
+	t.Setenv("RATE_LIMIT_BURST", "1000000")
 	cfg, err := config.Load()
 	require.NoError(t, err)
 	return cfg

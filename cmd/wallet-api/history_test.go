@@ -32,7 +32,9 @@ type historyEntry struct {
 }
 
 type historyPage struct {
-	Entries    []historyEntry `json:"entries"`
+	Data       []historyEntry `json:"data"`
+	HasMore    bool           `json:"has_more"`
+	Entries    []historyEntry `json:"entries"` // deprecated, the same as data for one release
 	NextCursor *string        `json:"next_cursor"`
 	ReadModel  struct {
 		Position       int64 `json:"position"`
@@ -51,6 +53,8 @@ func (a *testAPI) history(tok, walletID string, limit int, cursor *string) histo
 	require.Equal(a.t, http.StatusOK, r.Status, "history: %s", r.Body)
 	var p historyPage
 	require.NoError(a.t, jsonUnmarshal(r.Body, &p))
+	require.Equal(a.t, p.Data, p.Entries, "the deprecated entries repeat data")
+	require.Equal(a.t, p.HasMore, p.NextCursor != nil, "has_more and next_cursor agree")
 	return p
 }
 

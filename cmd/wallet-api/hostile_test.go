@@ -205,7 +205,7 @@ func TestPathsAreRoutedAsSent(t *testing.T) {
 	expectProblem(t, a.get(alice, "/v1/wallets/"+from+"/balance%2Faudit"), http.StatusNotFound, "not_found")
 	assert.Equal(t, funds{100, 100, 0}, a.funds(from))
 
-	for path, allow := range map[string]string{"/v1/wallets": "POST", "/v1/wallets/" + from: "GET",
+	for path, allow := range map[string]string{"/v1/wallets": "GET, POST", "/v1/wallets/" + from: "GET",
 		"/v1/wallets/" + from + "/mandates": "GET, POST", "/v1/health": "GET"} {
 		r := a.do(request{Method: http.MethodDelete, Path: path, Token: alice})
 		expectProblem(t, r, http.StatusMethodNotAllowed, "method_not_allowed")

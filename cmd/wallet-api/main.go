@@ -23,6 +23,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	defer telemetry.Start(ctx, "wallet-api")()
+	primeCounters()
 
 	cfg, err := config.Load()
 	if err != nil {

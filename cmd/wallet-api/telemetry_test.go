@@ -125,6 +125,7 @@ func TestTelemetryOfATransfer(t *testing.T) {
 	assert.NotContains(t, logs, aliceTok, "a bearer token reached the logs")
 
 	checkTraceReachesBroker(t, tel, rcv, a, txID, traceID)
+	checkRequestIDsInTelemetry(t, tel, rcv, stderr, a)
 
 	set, err := otlptest.Translate(rcv.Metrics())
 	require.NoError(t, err)

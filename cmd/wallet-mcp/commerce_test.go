@@ -28,6 +28,17 @@ func TestAgentHoldsAndCapturesUnderAMandate(t *testing.T) {
 	assert.Equal(t, "agent-4", list[0].(map[string]any)["agent"])
 	assert.EqualValues(t, 500, list[0].(map[string]any)["remaining"])
 
+	// The agent finds the wallet its mandate lets it spend, and sees its own mandate on it.
+	res, wallets := callTool(t, cs, "list_wallets", map[string]any{"asset": "USD"})
+	require.False(t, res.IsError, text(res))
+	require.Len(t, wallets["wallets"].([]any), 1)
+	assert.Equal(t, l.agentWallet, wallets["wallets"].([]any)[0].(map[string]any)["wallet_id"])
+	assert.Nil(t, wallets["next_cursor"])
+	res, own := callTool(t, cs, "list_mandates", map[string]any{"wallet_id": l.agentWallet, "status": "active", "limit": 5})
+	require.False(t, res.IsError, text(res))
+	require.Len(t, own["mandates"].([]any), 1)
+	assert.Equal(t, mandate.MandateID, own["mandates"].([]any)[0].(map[string]any)["mandate_id"])
+
 	hold := map[string]any{"wallet_id": l.agentWallet, "amount": 300, "asset": "USD", "to_wallet_id": l.merchantWallet,
 		"idempotency_key": "agent-4-hold-1"}
 	res, h1 := callTool(t, cs, "create_hold", hold)

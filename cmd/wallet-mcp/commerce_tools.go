@@ -9,37 +9,57 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/client"
 )
 
-// addCommerceTools registers the history, holds and mandates tools.
+// addCommerceTools registers the list, holds and mandates tools.
 func addCommerceTools(s *mcp.Server, t *tools) {
-	mcp.AddTool(s, &mcp.Tool{Name: "list_transactions", Title: "List wallet transactions",
+	addTool(s, &mcp.Tool{Name: "list_wallets", Title: "List wallets",
+		Description: "The wallets you may use, newest first: your own and those you hold an active mandate on, with " +
+			"their balances. " + minorUnits + " Pass next_cursor back as cursor for more.",
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.listWallets)
+	addTool(s, &mcp.Tool{Name: "list_transactions", Title: "List wallet transactions",
 		Description: "A wallet's entries, newest first, each with the balance after it (for the wallet's owner or an admin; " +
-			"an agent spending under a mandate sees the balance with get_balance instead). Eventually consistent: " +
-			"read_model.pending_entries says how many recent entries are not listed yet (get_balance is always current). " +
-			"Pass next_cursor back as cursor for older entries.",
+			"an agent spending under a mandate sees the balance with get_balance instead). " + minorUnits +
+			" Eventually consistent: read_model.pending_entries says how many recent entries are not listed yet " +
+			"(get_balance is always current). Pass next_cursor back as cursor for older entries.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.listTransactions)
-	mcp.AddTool(s, &mcp.Tool{Name: "create_hold", Title: "Hold funds",
-		Description: "Reserve amount (minor units) on a wallet before a purchase: it leaves available but stays in " +
-			"balance until captured, voided or expired. Returns the hold and the idempotency_key; retry with the " +
-			"same idempotency_key to be sure the hold is made once.",
+	addTool(s, &mcp.Tool{Name: "create_hold", Title: "Hold funds",
+		Description: "Reserve amount on a wallet before a purchase: it leaves available but stays in balance until " +
+			"captured, voided or expired. " + minorUnits + " Returns the hold and the idempotency_key. " + retrySameKey,
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.createHold)
-	mcp.AddTool(s, &mcp.Tool{Name: "capture_hold", Title: "Capture a hold",
+	addTool(s, &mcp.Tool{Name: "capture_hold", Title: "Capture a hold",
 		Description: "Pay from an active hold (once): amount defaults to the whole hold, to_wallet_id to the hold's " +
-			"destination; the rest is released. Retry with the same idempotency_key.",
+			"destination; the rest is released. " + minorUnits + " " + retrySameKey,
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.captureHold)
-	mcp.AddTool(s, &mcp.Tool{Name: "void_hold", Title: "Void a hold",
-		Description: "Release everything an active hold reserves. Retry with the same idempotency_key.",
+	addTool(s, &mcp.Tool{Name: "void_hold", Title: "Void a hold",
+		Description: "Release everything an active hold reserves. " + minorUnits + " " + retrySameKey,
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.voidHold)
-	mcp.AddTool(s, &mcp.Tool{Name: "list_mandates", Title: "List mandates",
-		Description: "The spending mandates on a wallet (for its owner or an admin): which agent may spend, limits, what is spent and remaining " +
-			"in the period, allowed destinations, expiry.",
+	addTool(s, &mcp.Tool{Name: "list_mandates", Title: "List mandates",
+		Description: "The spending mandates on a wallet, newest first (all of them for its owner or an admin, your own " +
+			"for an agent): which agent may spend, limits, what is spent and remaining in the period, allowed " +
+			"destinations, expiry. " + minorUnits + " Pass next_cursor back as cursor for more.",
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.listMandates)
+}
+
+// PageInput pages through a list. Pointers tell a field left out from a zero one (a limit of 0 is refused, not
+// read as the default); the schema still says plain "integer" (addTool).
+type PageInput struct {
+	Limit  *int   `json:"limit,omitempty" jsonschema:"items per page, 1 to 200; leave out for 50"`
+	Cursor string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; leave out for the newest items"`
+}
+
+func (p PageInput) options(tool string) (client.PageOptions, error) {
+	if p.Limit == nil {
+		return client.PageOptions{Cursor: p.Cursor}, nil // the server's default
+	}
+	if *p.Limit < 1 || *p.Limit > 200 {
+		return client.PageOptions{}, explainInput(tool, "limit must be from 1 to 200, or left out for 50")
+	}
+	return client.PageOptions{Limit: *p.Limit, Cursor: p.Cursor}, nil
 }
 
 // HistoryInput pages through a wallet's history.
 type HistoryInput struct {
 	WalletID string `json:"wallet_id" jsonschema:"the wallet's UUID"`
-	Limit    *int   `json:"limit,omitempty" jsonschema:"entries per page, 1 to 200 (default 50)"`
-	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; omit for the newest entries"`
+	PageInput
 }
 
 // HistoryOutput is one page of history.
@@ -49,6 +69,25 @@ type HistoryOutput struct {
 	Entries    []HistoryEntryOutput `json:"entries"`
 	NextCursor string               `json:"next_cursor,omitempty" jsonschema:"pass as cursor for older entries; absent on the last page"`
 	ReadModel  client.ReadModel     `json:"read_model"`
+}
+
+// WalletsInput pages through the wallets the agent may use.
+type WalletsInput struct {
+	Asset string `json:"asset,omitempty" jsonschema:"only wallets of this asset code, such as USD"`
+	PageInput
+}
+
+// WalletsOutput is one page of wallets.
+type WalletsOutput struct {
+	Wallets    []WalletOutput `json:"wallets"`
+	NextCursor string         `json:"next_cursor,omitempty" jsonschema:"pass as cursor for more; absent on the last page"`
+}
+
+// MandatesInput pages through a wallet's mandates.
+type MandatesInput struct {
+	WalletID string `json:"wallet_id" jsonschema:"the wallet's UUID"`
+	Status   string `json:"status,omitempty" jsonschema:"only mandates in this status: active, revoked or expired"`
+	PageInput
 }
 
 // HistoryEntryOutput is one entry with the balance after it.
@@ -77,7 +116,7 @@ type CreateHoldInput struct {
 // CaptureHoldInput captures a hold.
 type CaptureHoldInput struct {
 	HoldID         string `json:"hold_id" jsonschema:"the hold's UUID"`
-	Amount         *int64 `json:"amount,omitempty" jsonschema:"minor units to capture, at least 1; omit for the whole hold"`
+	Amount         *int64 `json:"amount,omitempty" jsonschema:"minor units to capture, at least 1; leave out for the whole hold"`
 	ToWalletID     string `json:"to_wallet_id,omitempty" jsonschema:"destination; omit for the hold's own"`
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"omit on the first try; to retry, pass the key a previous call returned"`
 }
@@ -108,8 +147,9 @@ type HoldOutput struct {
 
 // MandatesOutput lists a wallet's mandates.
 type MandatesOutput struct {
-	WalletID string          `json:"wallet_id"`
-	Mandates []MandateOutput `json:"mandates"`
+	WalletID   string          `json:"wallet_id"`
+	Mandates   []MandateOutput `json:"mandates"`
+	NextCursor string          `json:"next_cursor,omitempty" jsonschema:"pass as cursor for more; absent on the last page"`
 }
 
 // MandateOutput is one mandate.
@@ -146,22 +186,19 @@ func (t *tools) listTransactions(ctx context.Context, req *mcp.CallToolRequest, 
 	if err != nil {
 		return nil, HistoryOutput{}, err
 	}
-	limit := 0 // the server's default
-	if in.Limit != nil {
-		if *in.Limit < 1 || *in.Limit > 200 {
-			return nil, HistoryOutput{}, explainInput("list_transactions", "limit must be from 1 to 200, or left out for 50")
-		}
-		limit = *in.Limit
+	page, err := in.options("list_transactions")
+	if err != nil {
+		return nil, HistoryOutput{}, err
 	}
-	h, _, err := c.ListTransactions(ctx, in.WalletID, limit, in.Cursor)
+	h, _, err := c.ListHistory(ctx, in.WalletID, page)
 	if err != nil {
 		return nil, HistoryOutput{}, explain("list_transactions", err, "")
 	}
-	out := HistoryOutput{WalletID: h.WalletID, Asset: h.Asset, ReadModel: h.ReadModel, Entries: make([]HistoryEntryOutput, 0, len(h.Entries))}
+	out := HistoryOutput{WalletID: h.WalletID, Asset: h.Asset, ReadModel: h.ReadModel, Entries: make([]HistoryEntryOutput, 0, len(h.Data))}
 	if h.NextCursor != nil {
 		out.NextCursor = *h.NextCursor
 	}
-	for _, e := range h.Entries {
+	for _, e := range h.Data {
 		out.Entries = append(out.Entries, HistoryEntryOutput{TransactionID: e.TransactionID, Kind: e.Kind, Bucket: e.Bucket,
 			Amount: e.Amount, BalanceAfter: e.BalanceAfter, HeldAfter: e.HeldAfter, CreatedAt: stamp(e.CreatedAt)})
 	}
@@ -214,17 +251,24 @@ func (t *tools) voidHold(ctx context.Context, req *mcp.CallToolRequest, in VoidH
 	return nil, holdOutput(h, resp), nil
 }
 
-func (t *tools) listMandates(ctx context.Context, req *mcp.CallToolRequest, in WalletInput) (*mcp.CallToolResult, MandatesOutput, error) {
+func (t *tools) listMandates(ctx context.Context, req *mcp.CallToolRequest, in MandatesInput) (*mcp.CallToolResult, MandatesOutput, error) {
 	c, err := t.as(req)
 	if err != nil {
 		return nil, MandatesOutput{}, err
 	}
-	l, _, err := c.ListMandates(ctx, in.WalletID)
+	page, err := in.options("list_mandates")
+	if err != nil {
+		return nil, MandatesOutput{}, err
+	}
+	l, _, err := c.ListMandates(ctx, in.WalletID, client.ListMandatesOptions{PageOptions: page, Status: in.Status})
 	if err != nil {
 		return nil, MandatesOutput{}, explain("list_mandates", err, "")
 	}
-	out := MandatesOutput{WalletID: l.WalletID, Mandates: make([]MandateOutput, 0, len(l.Mandates))}
-	for _, m := range l.Mandates {
+	out := MandatesOutput{WalletID: in.WalletID, Mandates: make([]MandateOutput, 0, len(l.Data))}
+	if l.NextCursor != nil {
+		out.NextCursor = *l.NextCursor
+	}
+	for _, m := range l.Data {
 		mo := MandateOutput{MandateID: m.MandateID, Agent: m.Agent, Status: m.Status, Asset: m.Asset,
 			MaxPerTransaction: m.MaxPerTransaction, SpentInPeriod: m.SpentInPeriod, Remaining: m.Remaining,
 			AllowedDestinations: m.AllowedDestinations, ExpiresAt: stamp(m.ExpiresAt)}
@@ -232,6 +276,29 @@ func (t *tools) listMandates(ctx context.Context, req *mcp.CallToolRequest, in W
 			mo.LimitAmount, mo.LimitPeriod = m.Limit.Amount, m.Limit.Period
 		}
 		out.Mandates = append(out.Mandates, mo)
+	}
+	return nil, out, nil
+}
+
+func (t *tools) listWallets(ctx context.Context, req *mcp.CallToolRequest, in WalletsInput) (*mcp.CallToolResult, WalletsOutput, error) {
+	c, err := t.as(req)
+	if err != nil {
+		return nil, WalletsOutput{}, err
+	}
+	page, err := in.options("list_wallets")
+	if err != nil {
+		return nil, WalletsOutput{}, err
+	}
+	p, _, err := c.ListWallets(ctx, client.ListWalletsOptions{PageOptions: page, Asset: in.Asset})
+	if err != nil {
+		return nil, WalletsOutput{}, explain("list_wallets", err, "")
+	}
+	out := WalletsOutput{Wallets: make([]WalletOutput, 0, len(p.Data))}
+	if p.NextCursor != nil {
+		out.NextCursor = *p.NextCursor
+	}
+	for i := range p.Data {
+		out.Wallets = append(out.Wallets, walletOutput(&p.Data[i]))
 	}
 	return nil, out, nil
 }

@@ -72,6 +72,13 @@ func TestMCPHTTPBlockWorksAsWritten(t *testing.T) {
 	assert.EqualValues(t, 700, got["balance"])
 	require.NoError(t, session.Close())
 
+	// The protected resource metadata example, against the same server: the 401 names the document, which is served.
+	meta := strings.ReplaceAll(docblock.Find(t, "../../docs/agents.md", "mcp-metadata"), "http://localhost:8090", "http://"+addr)
+	shown, err := exec.Command("bash", "-euo", "pipefail", "-c", meta).Output()
+	require.NoError(t, err, "%s", shown)
+	assert.Contains(t, strings.ToLower(string(shown)), `www-authenticate: bearer resource_metadata="http://`+addr+`/.well-known/oauth-protected-resource"`)
+	assert.Contains(t, string(shown), `"bearer_methods_supported":["header"]`)
+
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
 	select {
 	case err := <-exited:

@@ -4,6 +4,9 @@
 //
 //	WALLET_API_URL=http://localhost:8080 WALLET_TOKEN=$(walletctl token --sub agent-1 --scope "wallet:read wallet:write") wallet-mcp
 //	WALLET_API_URL=http://localhost:8080 wallet-mcp --http :8090
+//
+// Over HTTP it is an OAuth protected resource: a 401 points at /.well-known/oauth-protected-resource (RFC 9728),
+// which names MCP_PUBLIC_URL (default: the URL the request came to) and MCP_AUTHORIZATION_SERVERS.
 package main
 
 import (
@@ -53,6 +56,11 @@ func run(args []string) int {
 		return 2
 	}
 	t := &tools{api: api}
+	resource, err := loadResourceConfig()
+	if err != nil {
+		slog.Error("wallet-mcp cannot start", "error", err)
+		return 2
+	}
 	if *httpAddr == "" {
 		t.stdioToken = os.Getenv("WALLET_TOKEN")
 		if t.stdioToken == "" {
@@ -64,21 +72,25 @@ func run(args []string) int {
 		}
 		return 0
 	}
-	return serveHTTP(ctx, *httpAddr, t)
+	return serveHTTP(ctx, *httpAddr, httpHandler(t, resource))
 }
 
-// httpHandler serves MCP over streamable HTTP. Requests without exactly one bearer token are refused with 401
-// before any session exists; the token itself is checked by the wallet-api on every tool call. A session belongs
-// to the token that opened it (bindToken): a request under another token, which could otherwise close or use it
-// by its Mcp-Session-Id, is refused with 403.
-func httpHandler(t *tools) http.Handler {
+// httpHandler serves MCP over streamable HTTP, and its protected resource metadata (RFC 9728) at
+// /.well-known/oauth-protected-resource without a token. Requests without exactly one bearer token are refused
+// with 401 before any session exists, pointing at that document; the token itself is checked by the wallet-api
+// on every tool call. A session belongs to the token that opened it (bindToken): a request under another token,
+// which could otherwise close or use it by its Mcp-Session-Id, is refused with 403.
+func httpHandler(t *tools, resource resourceConfig) http.Handler {
 	server := newServer(t, version)
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
 	bound := mcpauth.RequireBearerToken(bindToken, &mcpauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(mcpHandler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.Header.Values("Authorization")) != 1 || !bearerFromHeader(r.Header) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="wallet-mcp"`)
-			http.Error(w, "send your wallet-api token, once: Authorization: Bearer <token>", http.StatusUnauthorized)
+		if r.URL.Path == metadataPath {
+			resource.serveMetadata(w, r)
+			return
+		}
+		if !bearerFromHeader(r.Header) {
+			resource.challenge(w, r)
 			return
 		}
 		bound.ServeHTTP(w, r)
@@ -93,8 +105,8 @@ func bindToken(_ context.Context, token string, _ *http.Request) (*mcpauth.Token
 	return &mcpauth.TokenInfo{UserID: hex.EncodeToString(sum[:])}, nil
 }
 
-func serveHTTP(ctx context.Context, addr string, t *tools) int {
-	srv := &http.Server{Addr: addr, Handler: httpHandler(t), ReadHeaderTimeout: 5 * time.Second}
+func serveHTTP(ctx context.Context, addr string, h http.Handler) int {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("wallet-mcp listening", "addr", addr)

@@ -184,7 +184,7 @@ func httpServer(t *testing.T, base string) *httptest.Server {
 	t.Helper()
 	api, err := client.New(base, client.WithHTTPClient(&http.Client{Transport: apitest.NewTransport(t, nil)}))
 	require.NoError(t, err)
-	srv := httptest.NewServer(httpHandler(&tools{api: api}))
+	srv := httptest.NewServer(httpHandler(&tools{api: api}, resourceConfig{}))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -23,29 +23,36 @@ type tools struct {
 // newServer returns the MCP server with every tool registered.
 func newServer(t *tools, version string) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "wallet-ledger", Title: "Wallet ledger", Version: version}, &mcp.ServerOptions{
-		Instructions: "Tools to read and move money in a double-entry wallet ledger. Amounts are integers of minor " +
-			"units (cents for USD). Every write returns an idempotency_key: if a write fails with a retryable error " +
-			"or you are unsure whether it happened, call it again with the same idempotency_key and it will happen at most once.",
+		Instructions: "Tools to read and move money in a double-entry wallet ledger. " + minorUnits + " Every write " +
+			"returns an idempotency_key: if a write fails with a retryable error or you are unsure whether it happened, " +
+			"call it again with the same idempotency_key and it will happen at most once.",
 	})
-	mcp.AddTool(s, &mcp.Tool{Name: "get_balance", Title: "Get wallet balance",
-		Description: "Current balance of a wallet: balance, available (what can be spent now) and held, in minor units.",
+	addTool(s, &mcp.Tool{Name: "get_balance", Title: "Get wallet balance",
+		Description: "Current balance of a wallet: balance, available (what can be spent now) and held. " + minorUnits,
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.getBalance)
-	mcp.AddTool(s, &mcp.Tool{Name: "get_wallet", Title: "Get wallet",
-		Description: "A wallet's asset, owner and balances.",
+	addTool(s, &mcp.Tool{Name: "get_wallet", Title: "Get wallet",
+		Description: "A wallet's asset, owner and balances. " + minorUnits,
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.getWallet)
-	mcp.AddTool(s, &mcp.Tool{Name: "get_transaction", Title: "Get transaction",
-		Description: "One journal transaction (transfer, adjustment, ...) with its signed entries.",
+	addTool(s, &mcp.Tool{Name: "get_transaction", Title: "Get transaction",
+		Description: "One journal transaction (transfer, adjustment, ...) with its signed entries. " + minorUnits,
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}}, t.getTransaction)
-	mcp.AddTool(s, &mcp.Tool{Name: "transfer", Title: "Transfer money",
-		Description: "Move amount (minor units) of asset from one of your wallets to another wallet. Returns the " +
-			"transaction and the idempotency_key used. To retry after an error or a timeout, pass the same " +
-			"idempotency_key: the transfer is then made at most once.",
+	addTool(s, &mcp.Tool{Name: "transfer", Title: "Transfer money",
+		Description: "Move amount of asset from one of your wallets (or one you hold a mandate on) to another wallet. " +
+			minorUnits + " Returns the transaction and the idempotency_key used. " + retrySameKey,
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.transfer)
 	addCommerceTools(s, t)
 	return s
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// What every tool that moves or shows money says, so that a model never sends 12.50 for 1250 cents, and never
+// retries a write under a new key.
+const (
+	minorUnits   = "Amounts are integers in minor units (cents for USD: 1250 is 12.50), never decimals."
+	retrySameKey = "A retry (after an error, a timeout, or when unsure whether it happened) must reuse the same " +
+		"idempotency_key: the write then happens at most once. Omit idempotency_key only for a new request."
+)
 
 // tokenFor returns the bearer token of the agent behind req: the Authorization header of the HTTP request that
 // carried the call (streamable HTTP), or the token configured for the stdio process. An HTTP call without its own
@@ -172,6 +179,8 @@ var hints = map[string]string{
 	"mandate_inactive":        "Your mandate for this wallet has expired or was revoked. Ask the wallet owner for a new one.",
 	"destination_not_allowed": "Your mandate does not allow paying this destination. Ask the wallet owner to allow it.",
 	"service_unavailable":     "The ledger is temporarily unavailable and nothing was committed. Retry in a few seconds with the SAME idempotency_key.",
+	"rate_limited":            "Too many requests: nothing was done. Wait the seconds given, then retry with the SAME idempotency_key; do not loop faster.",
+	"invalid_query":           "A list parameter is wrong (limit is 1 to 200; pass next_cursor back unchanged, with the same filters).",
 }
 
 // explain turns a failed call into a message a model can act on: what happened, what to do, and the key to retry
@@ -190,6 +199,12 @@ func explain(tool string, err error, key string) error {
 		}
 		if h := hints[apiErr.Code]; h != "" {
 			msg += "\n" + h
+		}
+		if apiErr.RetryAfter > 0 {
+			msg += fmt.Sprintf("\nRetry after %s.", apiErr.RetryAfter)
+		}
+		if apiErr.RequestID != "" {
+			msg += "\nrequest_id: " + apiErr.RequestID + " (quote it to the operator)"
 		}
 		if key != "" {
 			if apiErr.Retryable() {
@@ -212,10 +227,11 @@ func explain(tool string, err error, key string) error {
 	}
 }
 
-// bearerFromHeader is used by the HTTP transport: an MCP HTTP request without a token is refused at the door.
+// bearerFromHeader is used by the HTTP transport: an MCP HTTP request without exactly one well-formed bearer
+// token ("Bearer" and one token, nothing else) is refused at the door.
 func bearerFromHeader(h http.Header) bool {
-	scheme, tok, ok := strings.Cut(h.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != ""
+	fields := strings.Fields(h.Get("Authorization"))
+	return len(h.Values("Authorization")) == 1 && len(fields) == 2 && strings.EqualFold(fields[0], "Bearer")
 }
 
 // explainInput is a refusal found before calling the wallet-api.

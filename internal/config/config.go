@@ -2,7 +2,10 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -42,7 +45,30 @@ type Config struct {
 	WriteBatchWorkers  int           // batches in flight at once
 	LogLevel           string
 	UsingDefaultSecret bool
+	// RateLimit is the per-caller request budget of this process (RATE_LIMIT_*).
+	RateLimit RateLimit
+	// CursorSecret signs list cursors: CURSOR_SECRET, or a key derived from JWT_SECRET when it is unset.
+	CursorSecret []byte
 }
+
+// Budget is a token bucket: Rate requests per second on average, Burst at once.
+type Budget struct {
+	Rate  float64
+	Burst int
+}
+
+// RateLimit is the per-caller budget. Reads (GET) and writes (POST) share one bucket per caller unless Split, when
+// each has its own with its own budget.
+type RateLimit struct {
+	Read, Write Budget
+	Split       bool
+}
+
+// Rate limit defaults: per caller and per process (see docs/api.md, "Rate limits", for sizing with replicas).
+const (
+	DefaultRateLimitRPS   = 100
+	DefaultRateLimitBurst = 200
+)
 
 // Load reads the environment. Every malformed value is an error: a ledger that guesses its settings is worse than
 // one that refuses to start.
@@ -103,6 +129,16 @@ func Load() (Config, error) {
 	if len(c.JWTSecret) < 16 {
 		errs = append(errs, "JWT_SECRET: use at least 16 bytes")
 	}
+	var rlErrs []string
+	c.RateLimit, rlErrs = loadRateLimit()
+	errs = append(errs, rlErrs...)
+	c.CursorSecret = []byte(os.Getenv("CURSOR_SECRET"))
+	switch {
+	case len(c.CursorSecret) == 0:
+		c.CursorSecret = deriveKey(c.JWTSecret, "wallet-ledger list cursors v1")
+	case len(c.CursorSecret) < 16:
+		errs = append(errs, "CURSOR_SECRET: use at least 16 bytes")
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
@@ -117,6 +153,49 @@ func positiveInt(errs *[]string, name, def string, most int64) int {
 		return 0
 	}
 	return int(v)
+}
+
+// loadRateLimit reads RATE_LIMIT_RPS and RATE_LIMIT_BURST, the budget of every caller, and the optional
+// RATE_LIMIT_{READ,WRITE}_{RPS,BURST}: setting any of those gives reads and writes separate buckets, each
+// defaulting to the common budget.
+func loadRateLimit() (RateLimit, []string) {
+	var errs []string
+	rps := func(name string, def float64) float64 {
+		v, err := strconv.ParseFloat(env(name, strconv.FormatFloat(def, 'f', -1, 64)), 64)
+		if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			errs = append(errs, name+": want a positive number of requests per second")
+			return def
+		}
+		return v
+	}
+	burst := func(name string, def int) int {
+		v, err := strconv.Atoi(env(name, strconv.Itoa(def)))
+		if err != nil || v < 1 {
+			errs = append(errs, name+": want a positive integer")
+			return def
+		}
+		return v
+	}
+	common := Budget{Rate: rps("RATE_LIMIT_RPS", DefaultRateLimitRPS), Burst: burst("RATE_LIMIT_BURST", DefaultRateLimitBurst)}
+	rl := RateLimit{Read: common, Write: common}
+	for _, name := range []string{"RATE_LIMIT_READ_RPS", "RATE_LIMIT_READ_BURST", "RATE_LIMIT_WRITE_RPS", "RATE_LIMIT_WRITE_BURST"} {
+		if os.Getenv(name) != "" {
+			rl.Split = true
+		}
+	}
+	if rl.Split {
+		rl.Read = Budget{Rate: rps("RATE_LIMIT_READ_RPS", common.Rate), Burst: burst("RATE_LIMIT_READ_BURST", common.Burst)}
+		rl.Write = Budget{Rate: rps("RATE_LIMIT_WRITE_RPS", common.Rate), Burst: burst("RATE_LIMIT_WRITE_BURST", common.Burst)}
+	}
+	return rl, errs
+}
+
+// deriveKey derives a purpose-bound key from secret, so one configured secret never signs two kinds of thing
+// with the same key.
+func deriveKey(secret, purpose string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 func env(name, def string) string {

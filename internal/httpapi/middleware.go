@@ -48,6 +48,9 @@ type SubRecorder func(ctx context.Context, sub string)
 type Authenticator struct {
 	Verifier  *auth.Verifier
 	RecordSub SubRecorder
+	// Limiter, when set, charges every request to its caller's budget: a verified caller's sub, or the client
+	// address of a request without a valid token. It runs before the scope check and the handler.
+	Limiter *RateLimiter
 }
 
 // Require returns middleware that lets through only a verified caller holding scope.
@@ -56,11 +59,16 @@ func (a *Authenticator) Require(scope string) mux.MiddlewareFunc {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller, err := a.authenticate(r)
 			if err != nil {
-				WriteProblem(w, r, err)
+				if a.Limiter == nil || a.Limiter.admit(w, r, clientKey(r)) {
+					WriteProblem(w, r, err)
+				}
 				return
 			}
 			if a.RecordSub != nil {
 				a.RecordSub(r.Context(), caller.Sub)
+			}
+			if a.Limiter != nil && !a.Limiter.admit(w, r, subKey(caller.Sub)) {
+				return
 			}
 			if !caller.Has(scope) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wallet-ledger", error="insufficient_scope", scope="`+scope+`"`)

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/requestid"
 )
 
 // ProblemContentType is the media type of every error body.
@@ -55,6 +57,7 @@ var statusByCode = map[string]int{
 	"capture_exceeds_hold":     http.StatusUnprocessableEntity,
 	"refund_exceeds_original":  http.StatusUnprocessableEntity,
 	"not_refundable":           http.StatusUnprocessableEntity,
+	"rate_limited":             http.StatusTooManyRequests,
 	"internal_error":           http.StatusInternalServerError,
 	"service_unavailable":      http.StatusServiceUnavailable,
 
@@ -102,6 +105,7 @@ var titleByCode = map[string]string{
 	"capture_exceeds_hold":     "The capture exceeds the held amount",
 	"refund_exceeds_original":  "The refunds would exceed the original amount",
 	"not_refundable":           "Only transfers and captures can be refunded",
+	"rate_limited":             "Too many requests; retry after the time Retry-After gives",
 	"internal_error":           "Internal error",
 	"service_unavailable":      "Service unavailable, retry with the same Idempotency-Key",
 
@@ -145,7 +149,8 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// Problem is an RFC 9457 problem detail; as an error it carries its own code.
+// Problem is an RFC 9457 problem detail; as an error it carries its own code. The request_id member is added when
+// the body is written (WriteProblemBody), so a body stored under an idempotency key names the request that reads it.
 type Problem struct {
 	Type     string       `json:"type"`
 	Title    string       `json:"title"`
@@ -225,9 +230,11 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	WriteProblemBody(w, status, body)
 }
 
-// WriteProblemBody writes an already rendered problem, such as one replayed for an idempotency key.
+// WriteProblemBody writes an already rendered problem, such as one replayed for an idempotency key. It adds the
+// request's id (the Request-Id header RequestID set on w) as the body's request_id member.
 func WriteProblemBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
+	body = withRequestID(body, h.Get(requestid.Header))
 	h.Set("Content-Type", ProblemContentType)
 	h.Set("Cache-Control", "no-store")
 	switch status {
@@ -256,4 +263,26 @@ func WriteJSONBody(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// withRequestID sets the top-level request_id member of a problem body to id, replacing one a stored body may
+// carry from the request that first answered it. A body that is not a JSON object is left as it is.
+func withRequestID(body []byte, id string) []byte {
+	if id == "" {
+		return body
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		return body
+	}
+	quoted, err := json.Marshal(id)
+	if err != nil {
+		return body
+	}
+	members["request_id"] = quoted
+	out, err := json.Marshal(members)
+	if err != nil {
+		return body
+	}
+	return out
 }

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/requestid"
 )
 
 const httpServerDuration = "http.server.request.duration"
@@ -30,7 +32,8 @@ type RouteMatcher interface {
 
 // Middleware returns HTTP middleware that gives each request a server span named "METHOD /route/{template}", records
 // http.server.request.duration and writes one access log line (trace_id, span_id, route, method, status,
-// duration_ms, sub) through slog.Default().
+// duration_ms, sub) through slog.Default(). When httpapi.RequestID runs outside it, the span carries the request's
+// request_id attribute, and the access line (like every line logged with the request's context) its request_id.
 //
 // Install it OUTSIDE the router, not with router.Use: mux runs Use middleware only for requests that matched a
 // route, so 404s and 405s would go unrecorded. The middleware asks the router itself for the matching route:
@@ -62,6 +65,10 @@ func serve(router RouteMatcher, next http.Handler, w http.ResponseWriter, r *htt
 		semconv.URLScheme(scheme(r))}
 	if route != "" {
 		attrs = append(attrs, semconv.HTTPRoute(route))
+	}
+	if id := requestid.From(r.Context()); id != "" {
+		// The id the caller can quote (httpapi.RequestID sets it): an operator searches traces by it.
+		attrs = append(attrs, attribute.String("request_id", id))
 	}
 	ctx, span := otel.Tracer(meterName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrs...))

@@ -67,14 +67,35 @@ func instruments() *instrumentSet {
 	return s
 }
 
-// bindInstruments creates every instrument on m and makes them current.
+// bindInstruments creates every instrument on m and makes them current, with the primed series at zero.
 func bindInstruments(m metric.Meter) error {
 	s, err := newInstrumentSet(m)
 	if err != nil {
 		return err
 	}
 	current.Store(s)
+	primers.Lock()
+	defer primers.Unlock()
+	for _, p := range primers.fns {
+		p(s)
+	}
 	return nil
+}
+
+// primers add zero to the counter series a process exports from its start; bindInstruments runs them again on
+// every new set of instruments.
+var primers struct {
+	sync.Mutex
+	fns []func(*instrumentSet)
+}
+
+// prime runs p on the current instruments and on every set bound after.
+func prime(p func(*instrumentSet)) {
+	s := instruments()
+	primers.Lock()
+	defer primers.Unlock()
+	primers.fns = append(primers.fns, p)
+	p(s)
 }
 
 func newInstrumentSet(m metric.Meter) (*instrumentSet, error) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/requestid"
 )
 
 // fanoutHandler sends each record to every handler: JSON on stderr (what `kubectl logs` shows) and the OTLP bridge.
@@ -80,6 +82,28 @@ func (h *traceIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *traceIDHandler) WithGroup(name string) slog.Handler {
 	return &traceIDHandler{Handler: h.Handler.WithGroup(name)}
+}
+
+// requestIDHandler adds request_id, the id of the HTTP request ctx belongs to, to each record logged with that
+// context (slog.InfoContext and the like), before the records fan out: both the stderr line and the OTLP record
+// carry it, so an operator finds every line of a request from the Request-Id a caller quotes.
+type requestIDHandler struct{ slog.Handler }
+
+func newRequestIDHandler(h slog.Handler) *requestIDHandler { return &requestIDHandler{Handler: h} }
+
+func (h *requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := requestid.From(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &requestIDHandler{Handler: h.Handler.WithAttrs(attrs)}
+}
+
+func (h *requestIDHandler) WithGroup(name string) slog.Handler {
+	return &requestIDHandler{Handler: h.Handler.WithGroup(name)}
 }
 
 // throttledErrorHandler logs OTel SDK errors (mostly failed exports) at most once per interval, with how many were

@@ -8,6 +8,26 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
+// PrimeLedgerCounters makes the write path's counters exist at zero from the process's start, one series per
+// label value given: a dashboard panel or alert then has data before the first event, and rate() counts the first
+// increment. wallet-api calls it once at start with every transaction kind, idempotency conflict code and
+// rejection code.
+func PrimeLedgerCounters(kinds, conflictCodes, rejectionCodes []string) {
+	prime(func(s *instrumentSet) {
+		ctx := context.Background()
+		s.replays.Add(ctx, 0)
+		for _, k := range kinds {
+			s.commits.Add(ctx, 0, metric.WithAttributes(attribute.String("kind", k)))
+		}
+		for _, c := range conflictCodes {
+			s.conflicts.Add(ctx, 0, metric.WithAttributes(attribute.String("code", c)))
+		}
+		for _, c := range rejectionCodes {
+			s.rejections.Add(ctx, 0, metric.WithAttributes(attribute.String("code", c)))
+		}
+	})
+}
+
 // RecordCommit counts one committed journal transaction of the given kind (transfer, adjustment, ...).
 func RecordCommit(ctx context.Context, kind string) {
 	instruments().commits.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", kind)))

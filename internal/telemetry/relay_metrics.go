@@ -6,6 +6,17 @@ import (
 	"time"
 )
 
+// PrimeRelayCounters makes the relay's counters (events relayed, publish errors, events quarantined) exist at
+// zero from the process's start, so their panels and the publish-error alert have data before the first event.
+func PrimeRelayCounters() {
+	prime(func(s *instrumentSet) {
+		ctx := context.Background()
+		s.relayed.Add(ctx, 0)
+		s.publishErrs.Add(ctx, 0)
+		s.quarantined.Add(ctx, 0)
+	})
+}
+
 // RecordRelayed counts n outbox events published downstream.
 func RecordRelayed(ctx context.Context, n int) {
 	if n <= 0 {

@@ -70,7 +70,7 @@ func WithLogLevel(l slog.Leveler) Option { return func(s *settings) { s.level = 
 // refuse to start over its telemetry. main defers the returned flush, which gives the exporters 5 s to send what
 // they hold.
 func Start(ctx context.Context, serviceName string) (flush func()) {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	slog.SetDefault(slog.New(newRequestIDHandler(slog.NewJSONHandler(os.Stderr, nil))))
 	tel, err := Setup(ctx, serviceName)
 	if err != nil {
 		slog.Error("telemetry disabled", "error", err)
@@ -104,7 +104,7 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (*Telemetry,
 	t := &Telemetry{drops: &dropCounter{}, stderrLog: slog.New(stderrHandler)}
 	if sdkDisabled() {
 		t.disabled = true
-		t.Logger = slog.New(stderrHandler)
+		t.Logger = slog.New(newRequestIDHandler(stderrHandler))
 		slog.SetDefault(t.Logger)
 		return t, nil
 	}
@@ -164,7 +164,7 @@ func Setup(ctx context.Context, serviceName string, opts ...Option) (*Telemetry,
 	}
 
 	otlpHandler := otelslog.NewHandler(meterName, otelslog.WithLoggerProvider(t.lp))
-	t.Logger = slog.New(newFanoutHandler(s.level, stderrHandler, otlpHandler))
+	t.Logger = slog.New(newRequestIDHandler(newFanoutHandler(s.level, stderrHandler, otlpHandler)))
 	slog.SetDefault(t.Logger)
 	return t, nil
 }

@@ -1,0 +1,9 @@
+package requestid
+
+import (
+	"testing"
+
+	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
