@@ -19,16 +19,21 @@ const maxAmount = 1<<53 - 1
 
 // Commands holds the write use cases, the dependencies they share, and the batcher their writes go through.
 type Commands struct {
-	CreateWallet  *UseCase[CreateWalletRequest, CreateWallet]
-	Transfer      *UseCase[TransferRequest, Transfer]
-	Adjust        *UseCase[AdjustmentRequest, Adjustment]
-	CreateHold    *UseCase[CreateHoldRequest, CreateHold]
-	CaptureHold   *UseCase[CaptureHoldRequest, CaptureHold]
-	VoidHold      *UseCase[VoidHoldRequest, uuid.UUID]
-	GrantMandate  *UseCase[GrantMandateRequest, GrantMandate]
-	RevokeMandate *UseCase[RevokeMandateRequest, uuid.UUID]
-	Refund        *UseCase[RefundRequest, Refund]
-	routes        []registrar
+	CreateWallet   *UseCase[CreateWalletRequest, CreateWallet]
+	Transfer       *UseCase[TransferRequest, Transfer]
+	Adjust         *UseCase[AdjustmentRequest, Adjustment]
+	CreateHold     *UseCase[CreateHoldRequest, CreateHold]
+	CaptureHold    *UseCase[CaptureHoldRequest, CaptureHold]
+	VoidHold       *UseCase[VoidHoldRequest, uuid.UUID]
+	GrantMandate   *UseCase[GrantMandateRequest, GrantMandate]
+	RevokeMandate  *UseCase[RevokeMandateRequest, uuid.UUID]
+	SuspendMandate *UseCase[SuspendMandateRequest, uuid.UUID]
+	ResumeMandate  *UseCase[ResumeMandateRequest, uuid.UUID]
+	ReplaceMandate *UseCase[GrantMandateRequest, ReplaceMandate]
+	Refund         *UseCase[RefundRequest, Refund]
+	FreezeWallet   *UseCase[FreezeWalletRequest, FreezeWallet]
+	UnfreezeWallet *UseCase[UnfreezeWalletRequest, uuid.UUID]
+	routes         []registrar
 
 	store          *eventstore.Store
 	systemWalletID uuid.UUID

@@ -27,6 +27,12 @@ const (
 	EventHoldExpired          = "hold.expired"
 	EventMandateGranted       = "mandate.granted"
 	EventMandateRevoked       = "mandate.revoked"
+	EventWalletFrozen         = "wallet.frozen"
+	EventWalletUnfrozen       = "wallet.unfrozen"
+	EventMandateSuspended     = "mandate.suspended"
+	EventMandateResumed       = "mandate.resumed"
+	EventMandateConsumed      = "mandate.consumed"
+	EventMandateReplaced      = "mandate.replaced"
 )
 
 // Metadata keys of every outbox message.
@@ -42,6 +48,7 @@ type Event struct {
 	Version       int          `json:"version"`
 	OccurredAt    time.Time    `json:"occurred_at"`
 	Sub           string       `json:"sub"`
+	Actor         *string      `json:"actor"` // who acted for sub (a delegated token's act.sub); null when sub acted
 	TransactionID *uuid.UUID   `json:"transaction_id,omitempty"`
 	Kind          string       `json:"kind,omitempty"`
 	Position      int64        `json:"position,omitempty"`
@@ -57,6 +64,8 @@ type Event struct {
 	RefundOf      *uuid.UUID   `json:"refund_of,omitempty"`
 	Hold          *HoldView    `json:"hold,omitempty"`
 	Mandate       *MandateView `json:"mandate,omitempty"`
+	ReplacedBy    *uuid.UUID   `json:"replaced_by,omitempty"` // mandate.replaced: the replacement
+	Wallet        *FreezeView  `json:"wallet,omitempty"`      // wallet.frozen and wallet.unfrozen: the new status
 }
 
 // outboxSchema is Watermill's PostgreSQL schema pointed at outbox_events; using its insert keeps the rows exactly
@@ -79,7 +88,7 @@ func NewTransactionEvent(t Transaction) Event {
 	}
 	return Event{
 		EventID: uuid.New(), Type: EventTransactionCommitted, Version: EventSchemaVersion, OccurredAt: t.CreatedAt,
-		Sub: t.Sub, TransactionID: &id, Kind: t.Kind, Position: t.Position, Asset: t.Asset, Amount: &amount,
+		Sub: t.Sub, Actor: nullable(t.Actor), TransactionID: &id, Kind: t.Kind, Position: t.Position, Asset: t.Asset, Amount: &amount,
 		WalletIDs: wallets, Entries: t.Entries, MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf,
 	}
 }
@@ -90,6 +99,17 @@ func NewWalletEvent(w Wallet, sub string) Event {
 	return Event{
 		EventID: uuid.New(), Type: EventWalletCreated, Version: EventSchemaVersion, OccurredAt: w.CreatedAt,
 		Sub: sub, WalletID: &id, Owner: w.Owner, WalletKind: w.Kind, Asset: w.Asset, WalletIDs: []uuid.UUID{w.ID},
+	}
+}
+
+// NewFreezeEvent describes a wallet frozen or unfrozen (typ) by caller (sub, and actor: "" when the sub acted
+// itself).
+func NewFreezeEvent(typ string, w Wallet, sub, actor string, now time.Time) Event {
+	id := w.ID
+	view := w.Freeze.View()
+	return Event{
+		EventID: uuid.New(), Type: typ, Version: EventSchemaVersion, OccurredAt: now, Sub: sub, Actor: nullable(actor),
+		WalletID: &id, Owner: w.Owner, WalletKind: w.Kind, Asset: w.Asset, WalletIDs: []uuid.UUID{w.ID}, Wallet: &view,
 	}
 }
 

@@ -55,6 +55,9 @@ var statusByCode = map[string]int{
 	"capture_exceeds_hold":     http.StatusUnprocessableEntity,
 	"refund_exceeds_original":  http.StatusUnprocessableEntity,
 	"not_refundable":           http.StatusUnprocessableEntity,
+	"wallet_frozen":            http.StatusLocked,
+	"version_mismatch":         http.StatusPreconditionFailed,
+	"precondition_required":    http.StatusPreconditionRequired,
 	"internal_error":           http.StatusInternalServerError,
 	"service_unavailable":      http.StatusServiceUnavailable,
 }
@@ -85,7 +88,7 @@ var titleByCode = map[string]string{
 	"reserved_wallet_id":       "Wallet ID is reserved",
 	"balance_out_of_range":     "Balance would leave the representable range",
 	"mandate_limit_exceeded":   "The mandate's limit does not cover this amount",
-	"mandate_inactive":         "The mandate is revoked or expired",
+	"mandate_inactive":         "The mandate is not active (suspended, revoked, consumed or expired)",
 	"destination_not_allowed":  "The mandate does not allow this destination",
 	"mandate_not_found":        "Mandate not found",
 	"hold_not_found":           "Hold not found",
@@ -95,6 +98,9 @@ var titleByCode = map[string]string{
 	"capture_exceeds_hold":     "The capture exceeds the held amount",
 	"refund_exceeds_original":  "The refunds would exceed the original amount",
 	"not_refundable":           "Only transfers and captures can be refunded",
+	"wallet_frozen":            "The wallet is frozen: no money may leave it",
+	"version_mismatch":         "The resource changed since the version If-Match names",
+	"precondition_required":    "If-Match naming the version read is required",
 	"internal_error":           "Internal error",
 	"service_unavailable":      "Service unavailable, retry with the same Idempotency-Key",
 }
