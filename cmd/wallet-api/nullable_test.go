@@ -25,6 +25,7 @@ func TestNullableRequestFieldsMatchTheDocument(t *testing.T) {
 		"CaptureHoldRequest":  command.CaptureHoldRequest{},
 		"GrantMandateRequest": command.GrantMandateRequest{},
 		"RefundRequest":       command.RefundRequest{},
+		"FreezeWalletRequest": command.FreezeWalletRequest{},
 		"EmptyRequest":        command.VoidHoldRequest{},
 	}
 	doc := contract(t).Document()
