@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -34,7 +35,7 @@ func TestDelegatedCallerSpendsOnlyUnderItsMandate(t *testing.T) {
 	mid := l.grantTo(wallet, GrantMandate{Agent: "shopper", MaxPerTransaction: ptr[int64](100)})
 	// bob grants the same actor a mandate on his wallet: acting for alice, it still cannot touch bob's.
 	bodyOf(t)(l.c.GrantMandate.Run(context.Background(), bob, idem(bob), GrantMandate{WalletID: bobs, Agent: "shopper",
-		MaxPerTransaction: ptr[int64](100), ExpiresAt: ptr(l.c.now().Add(3600e9))}))
+		MaxPerTransaction: ptr[int64](100), ExpiresAt: ptr(l.c.now().Add(time.Hour))}))
 
 	tx := bodyOf(t)(l.transfer(shopperForAlice, wallet, shop, 40))
 	assert.Equal(t, "alice", tx["sub"])
@@ -74,7 +75,7 @@ func TestDelegatedCallerForbiddenAndAllowed(t *testing.T) {
 			return l.c.Adjust.Run(ctx, a, k, Adjustment{WalletID: wallet, Asset: "USD", Amount: 1_000_000, Reason: "x"})
 		},
 		"grant": func() (Outcome, error) {
-			return l.c.GrantMandate.Run(ctx, a, k, GrantMandate{WalletID: wallet, Agent: "helper", MaxPerTransaction: ptr[int64](5), ExpiresAt: ptr(l.c.now().Add(3600e9))})
+			return l.c.GrantMandate.Run(ctx, a, k, GrantMandate{WalletID: wallet, Agent: "helper", MaxPerTransaction: ptr[int64](5), ExpiresAt: ptr(l.c.now().Add(time.Hour))})
 		},
 		"replace": func() (Outcome, error) {
 			return l.c.ReplaceMandate.Run(ctx, a, k, ReplaceMandate{MandateID: mid, Version: 1, Terms: GrantMandate{Agent: "shopper", MaxPerTransaction: ptr[int64](1_000_000)}})
