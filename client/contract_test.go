@@ -25,6 +25,7 @@ func TestTypesMatchTheDocument(t *testing.T) {
 		"RefundRequest": RefundRequest{}, "Hold": Hold{}, "CreateHoldRequest": CreateHoldRequest{},
 		"CaptureHoldRequest": CaptureHoldRequest{}, "Mandate": Mandate{}, "MandateList": MandateList{},
 		"GrantMandateRequest": GrantMandateRequest{}, "WalletHistory": WalletHistory{}, "HistoryEntry": HistoryEntry{},
+		"FreezeWalletRequest": FreezeWalletRequest{},
 	} {
 		ref := schemas[name]
 		require.NotNil(t, ref, "schema %s", name)
@@ -61,7 +62,8 @@ func TestCodesAreDocumented(t *testing.T) {
 	}
 	for _, code := range []string{CodeInsufficientFunds, CodeWalletNotFound, CodeTransactionNotFound, CodeWalletExists,
 		CodeValidation, CodeIdempotencyKeyReuse, CodeIdempotencyKeyInUse, CodeUnavailable, CodeUnauthorized,
-		CodeInsufficientScope} {
+		CodeInsufficientScope, CodeForbidden, CodeWalletFrozen, CodeMandateInactive, CodeMandateLimit, CodeVersionMismatch,
+		CodePreconditionNeeded} {
 		assert.True(t, documented[code], "client code %q is not in #/components/schemas/ProblemCode", code)
 	}
 }

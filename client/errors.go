@@ -19,6 +19,12 @@ const (
 	CodeUnavailable         = "service_unavailable"
 	CodeUnauthorized        = "unauthorized"
 	CodeInsufficientScope   = "insufficient_scope"
+	CodeForbidden           = "forbidden"
+	CodeWalletFrozen        = "wallet_frozen"
+	CodeMandateInactive     = "mandate_inactive"
+	CodeMandateLimit        = "mandate_limit_exceeded"
+	CodeVersionMismatch     = "version_mismatch"
+	CodePreconditionNeeded  = "precondition_required"
 )
 
 // FieldError names one invalid field of a validation_error.
