@@ -114,17 +114,26 @@ type MandatesOutput struct {
 
 // MandateOutput is one mandate.
 type MandateOutput struct {
-	MandateID           string   `json:"mandate_id"`
-	Agent               string   `json:"agent"`
-	Status              string   `json:"status" jsonschema:"active, revoked or expired"`
-	Asset               string   `json:"asset"`
-	MaxPerTransaction   int64    `json:"max_per_transaction,omitempty"`
-	LimitAmount         int64    `json:"limit_amount,omitempty"`
-	LimitPeriod         string   `json:"limit_period,omitempty" jsonschema:"day, week, month or total"`
-	SpentInPeriod       int64    `json:"spent_in_period"`
-	Remaining           *int64   `json:"remaining,omitempty" jsonschema:"what the limit still allows this period"`
-	AllowedDestinations []string `json:"allowed_destinations,omitempty"`
-	ExpiresAt           string   `json:"expires_at"`
+	MandateID             string   `json:"mandate_id"`
+	WalletID              string   `json:"wallet_id"`
+	Agent                 string   `json:"agent"`
+	Status                string   `json:"status" jsonschema:"active, suspended, revoked, expired or consumed; only active spends"`
+	DeactivatedReason     string   `json:"deactivated_reason,omitempty" jsonschema:"why it no longer spends: suspended, revoked, renounced, replaced, consumed or expired"`
+	Version               int64    `json:"version"`
+	Asset                 string   `json:"asset"`
+	SingleUse             bool     `json:"single_use" jsonschema:"the first spend consumes it"`
+	MaxPerTransaction     int64    `json:"max_per_transaction,omitempty"`
+	LimitAmount           int64    `json:"limit_amount,omitempty"`
+	LimitPeriod           string   `json:"limit_period,omitempty" jsonschema:"day, week, month or total"`
+	SpentInPeriod         int64    `json:"spent_in_period"`
+	Remaining             *int64   `json:"remaining,omitempty" jsonschema:"what the limit still allows this period"`
+	MaxTransactions       int64    `json:"max_transactions,omitempty" jsonschema:"the most spends per max_transactions_period"`
+	MaxTransactionsPeriod string   `json:"max_transactions_period,omitempty" jsonschema:"day, week, month or total"`
+	TransactionsInPeriod  int64    `json:"transactions_in_period"`
+	TransactionsRemaining *int64   `json:"transactions_remaining,omitempty" jsonschema:"how many more spends max_transactions allows this period"`
+	Replaces              string   `json:"replaces,omitempty" jsonschema:"the mandate this one replaced"`
+	AllowedDestinations   []string `json:"allowed_destinations,omitempty"`
+	ExpiresAt             string   `json:"expires_at"`
 }
 
 func keyOption(key string) []client.CallOption {
@@ -225,13 +234,22 @@ func (t *tools) listMandates(ctx context.Context, req *mcp.CallToolRequest, in W
 	}
 	out := MandatesOutput{WalletID: l.WalletID, Mandates: make([]MandateOutput, 0, len(l.Mandates))}
 	for _, m := range l.Mandates {
-		mo := MandateOutput{MandateID: m.MandateID, Agent: m.Agent, Status: m.Status, Asset: m.Asset,
-			MaxPerTransaction: m.MaxPerTransaction, SpentInPeriod: m.SpentInPeriod, Remaining: m.Remaining,
-			AllowedDestinations: m.AllowedDestinations, ExpiresAt: stamp(m.ExpiresAt)}
-		if m.Limit != nil {
-			mo.LimitAmount, mo.LimitPeriod = m.Limit.Amount, m.Limit.Period
-		}
-		out.Mandates = append(out.Mandates, mo)
+		out.Mandates = append(out.Mandates, mandateOutput(&m))
 	}
 	return nil, out, nil
+}
+
+func mandateOutput(m *client.Mandate) MandateOutput {
+	mo := MandateOutput{MandateID: m.MandateID, WalletID: m.WalletID, Agent: m.Agent, Status: m.Status,
+		DeactivatedReason: m.DeactivatedReason, Version: m.Version, Asset: m.Asset, SingleUse: m.SingleUse,
+		MaxPerTransaction: m.MaxPerTransaction, SpentInPeriod: m.SpentInPeriod, Remaining: m.Remaining,
+		TransactionsInPeriod: m.TransactionsInPeriod, TransactionsRemaining: m.TransactionsRemaining, Replaces: m.Replaces,
+		AllowedDestinations: m.AllowedDestinations, ExpiresAt: stamp(m.ExpiresAt)}
+	if m.Limit != nil {
+		mo.LimitAmount, mo.LimitPeriod = m.Limit.Amount, m.Limit.Period
+	}
+	if m.MaxTransactions != nil {
+		mo.MaxTransactions, mo.MaxTransactionsPeriod = m.MaxTransactions.Count, m.MaxTransactions.Period
+	}
+	return mo
 }
