@@ -12,8 +12,10 @@ ALTER TABLE wallets
     ADD COLUMN frozen_by text,
     ADD COLUMN frozen_at timestamptz,
     ADD COLUMN frozen_by_admin boolean NOT NULL DEFAULT false,
+    -- Frozen says why, by whom and since when; active says none of it.
     ADD CONSTRAINT wallets_frozen_complete CHECK (
-        (status = 'frozen') = (frozen_reason IS NOT NULL AND frozen_by IS NOT NULL AND frozen_at IS NOT NULL)),
+        (status = 'frozen' AND frozen_reason IS NOT NULL AND frozen_by IS NOT NULL AND frozen_at IS NOT NULL)
+        OR (status = 'active' AND frozen_reason IS NULL AND frozen_by IS NULL AND frozen_at IS NULL)),
     ADD CONSTRAINT wallets_admin_freeze_is_frozen CHECK (status = 'frozen' OR NOT frozen_by_admin);
 
 -- The mandate lifecycle. Stored statuses: active, suspended (refuses spends, keeps its room, may be resumed),
@@ -22,8 +24,13 @@ ALTER TABLE wallets
 ALTER TABLE mandates DROP CONSTRAINT mandates_status;
 ALTER TABLE mandates
     ADD CONSTRAINT mandates_status CHECK (status IN ('active', 'suspended', 'revoked', 'consumed')),
-    ADD COLUMN deactivated_reason text CONSTRAINT mandates_deactivated_reason
-        CHECK (deactivated_reason IN ('suspended', 'revoked', 'renounced', 'replaced', 'consumed')),
+    ADD COLUMN deactivated_reason text,
+    -- Why a mandate stopped agrees with how: none while active; a revocation before this release has none either.
+    ADD CONSTRAINT mandates_deactivated_reason CHECK (CASE status
+        WHEN 'active' THEN deactivated_reason IS NULL
+        WHEN 'suspended' THEN coalesce(deactivated_reason = 'suspended', false)
+        WHEN 'consumed' THEN coalesce(deactivated_reason = 'consumed', false)
+        ELSE coalesce(deactivated_reason IN ('revoked', 'renounced', 'replaced'), true) END),
     ADD COLUMN version bigint NOT NULL DEFAULT 1 CONSTRAINT mandates_version_positive CHECK (version > 0),
     ADD COLUMN single_use boolean NOT NULL DEFAULT false,
     -- At most max_transactions spends per max_transactions_period; transactions_in_period counts those of the
