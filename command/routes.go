@@ -42,9 +42,9 @@ type UseCase[Req, Cmd any] struct {
 	reply    reply
 	validate func(in call, req Req) (Cmd, error)
 	plan     planner[Cmd]
-	// direct: only a caller acting for itself may run it; an agent acting for its principal (auth.Caller.Actor)
-	// is refused with the reason. conditional: the route takes an If-Match precondition, part of the request's
-	// identity under its Idempotency-Key.
+	// direct, when set, says what an agent acting for its principal (auth.Caller.Actor) may not do here: such a
+	// caller is refused (403 forbidden) before anything is read. conditional: the route takes an If-Match
+	// precondition, part of the request's identity under its Idempotency-Key.
 	direct      string
 	conditional bool
 }

@@ -211,13 +211,13 @@ func QueueInsertMandate(b *pgx.Batch, m Mandate) {
 	b.Queue(`INSERT INTO mandates (mandate_id, wallet_id, asset, agent, granted_by, max_per_transaction, limit_amount,
 		limit_period, allowed_destinations, description, status, expires_at, created_at, period_start, spent_in_period,
 		updated_at, version, single_use, max_transactions, max_transactions_period, transactions_period_start,
-		transactions_in_period, replaces)
+		transactions_in_period, replaces, deactivated_reason)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, ''), $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23)`,
+			$21, $22, $23, $24)`,
 		m.ID, m.WalletID, m.Asset, m.Agent, m.GrantedBy, m.MaxPerTransaction, m.LimitAmount, nullable(m.LimitPeriod),
 		dest, m.Description, m.Status, m.ExpiresAt, m.CreatedAt, m.PeriodStart, m.SpentInPeriod, m.UpdatedAt, m.Version,
 		m.SingleUse, m.MaxTransactions, nullable(m.MaxTransactionsPeriod), m.TransactionsPeriodStart,
-		m.TransactionsInPeriod, m.Replaces)
+		m.TransactionsInPeriod, m.Replaces, nullable(m.DeactivatedReason))
 }
 
 // nullable is s, or nil (SQL NULL, JSON null) when s is empty.
