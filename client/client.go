@@ -84,7 +84,8 @@ func (c *Client) WithToken(token string) *Client {
 type CallOption func(*call)
 
 type call struct {
-	key string
+	key     string
+	ifMatch string // the If-Match header of a conditional write, "" for none
 }
 
 // ErrInvalidIdempotencyKey is returned, before anything is sent, for a key the API would refuse: it must be 1 to
@@ -121,6 +122,8 @@ type Response struct {
 	StatusCode int
 	// Location of a created resource.
 	Location string
+	// ETag of a read resource that has versions (a mandate): "<version>".
+	ETag string
 	// Attempts is how many times the call was sent.
 	Attempts int
 }
@@ -143,20 +146,20 @@ func (c *Client) write(ctx context.Context, path string, body, out any, opts []C
 	if err != nil {
 		return &Response{IdempotencyKey: cfg.key}, fmt.Errorf("client: encode request: %w", err)
 	}
-	return c.send(ctx, http.MethodPost, path, enc, cfg.key, out)
+	return c.send(ctx, http.MethodPost, path, enc, cfg, out)
 }
 
 // read sends a GET and decodes a 2xx body into out.
 func (c *Client) read(ctx context.Context, path string, out any) (*Response, error) {
-	return c.send(ctx, http.MethodGet, path, nil, "", out)
+	return c.send(ctx, http.MethodGet, path, nil, call{}, out)
 }
 
-func (c *Client) send(ctx context.Context, method, path string, body []byte, key string, out any) (*Response, error) {
-	resp := &Response{IdempotencyKey: key}
+func (c *Client) send(ctx context.Context, method, path string, body []byte, cfg call, out any) (*Response, error) {
+	resp := &Response{IdempotencyKey: cfg.key}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		resp.Attempts = attempt
-		wait, err := c.once(ctx, method, path, body, key, resp, out)
+		wait, err := c.once(ctx, method, path, body, cfg, resp, out)
 		if err == nil {
 			return resp, nil
 		}
@@ -175,7 +178,8 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, key
 
 // once makes one attempt. wait < 0 means the outcome is final; otherwise the call may be retried after at least
 // wait (the server's Retry-After, or zero).
-func (c *Client) once(ctx context.Context, method, path string, body []byte, key string, resp *Response, out any) (time.Duration, error) {
+func (c *Client) once(ctx context.Context, method, path string, body []byte, cfg call, resp *Response, out any) (time.Duration, error) {
+	key := cfg.key
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -190,6 +194,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, key
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if cfg.ifMatch != "" {
+		req.Header.Set("If-Match", cfg.ifMatch)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -212,6 +219,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, key
 	resp.Location = hr.Header.Get("Location")
 	resp.RequestID = hr.Header.Get("Request-Id")
 	resp.RateLimit = rateLimitOf(hr.Header)
+	resp.ETag = hr.Header.Get("ETag")
 	if hr.StatusCode >= 200 && hr.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {

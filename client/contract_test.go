@@ -29,6 +29,7 @@ func TestTypesMatchTheDocument(t *testing.T) {
 		"CreateWebhookEndpointRequest": CreateWebhookEndpointRequest{}, "WebhookDelivery": WebhookDelivery{},
 		"WebhookDeliveryList": WebhookDeliveryList{}, "Event": Event{}, "EventPage": EventPage{},
 		"WalletPage": WalletPage{}, "HoldPage": HoldPage{}, "TransactionPage": TransactionPage{},
+		"FreezeWalletRequest": FreezeWalletRequest{},
 	} {
 		ref := schemas[name]
 		require.NotNil(t, ref, "schema %s", name)
@@ -65,7 +66,8 @@ func TestCodesAreDocumented(t *testing.T) {
 	}
 	for _, code := range []string{CodeInsufficientFunds, CodeWalletNotFound, CodeTransactionNotFound, CodeWalletExists,
 		CodeValidation, CodeIdempotencyKeyReuse, CodeIdempotencyKeyInUse, CodeUnavailable, CodeUnauthorized,
-		CodeInsufficientScope, CodeRateLimited, CodeInvalidQuery} {
+		CodeInsufficientScope, CodeRateLimited, CodeInvalidQuery, CodeForbidden, CodeWalletFrozen, CodeMandateInactive,
+		CodeMandateLimit, CodeVersionMismatch, CodePreconditionNeeded} {
 		assert.True(t, documented[code], "client code %q is not in #/components/schemas/ProblemCode", code)
 	}
 }

@@ -24,6 +24,12 @@ const (
 	CodeWebhookEndpointNotFound = "webhook_endpoint_not_found"
 	CodeRateLimited             = "rate_limited"
 	CodeInvalidQuery            = "invalid_query"
+	CodeForbidden               = "forbidden"
+	CodeWalletFrozen            = "wallet_frozen"
+	CodeMandateInactive         = "mandate_inactive"
+	CodeMandateLimit            = "mandate_limit_exceeded"
+	CodeVersionMismatch         = "version_mismatch"
+	CodePreconditionNeeded      = "precondition_required"
 )
 
 // FieldError names one invalid field of a validation_error.

@@ -10,28 +10,40 @@ import (
 // Event is a domain event, as in the events feed, on NATS and in every webhook. Fields that do not apply to its
 // Type are empty. Deduplicate by EventID: delivery is at least once.
 type Event struct {
-	EventID       string    `json:"event_id"`
-	Type          string    `json:"type"`
-	Version       int       `json:"version"`
-	OccurredAt    time.Time `json:"occurred_at"`
-	Sub           string    `json:"sub"`
-	TransactionID string    `json:"transaction_id,omitempty"`
-	Kind          string    `json:"kind,omitempty"`
-	Position      int64     `json:"position,omitempty"`
-	WalletID      string    `json:"wallet_id,omitempty"`
-	Owner         string    `json:"owner,omitempty"`
-	WalletKind    string    `json:"wallet_kind,omitempty"`
-	Asset         string    `json:"asset,omitempty"`
-	Amount        *int64    `json:"amount,omitempty"`
-	WalletIDs     []string  `json:"wallet_ids"`
-	Entries       []Entry   `json:"entries,omitempty"`
-	MandateID     string    `json:"mandate_id,omitempty"`
-	HoldID        string    `json:"hold_id,omitempty"`
-	RefundOf      string    `json:"refund_of,omitempty"`
-	Hold          *Hold     `json:"hold,omitempty"`
-	Mandate       *Mandate  `json:"mandate,omitempty"`
-	EndpointID    string    `json:"endpoint_id,omitempty"`
-	Reason        string    `json:"reason,omitempty"`
+	EventID       string             `json:"event_id"`
+	Type          string             `json:"type"`
+	Version       int                `json:"version"`
+	OccurredAt    time.Time          `json:"occurred_at"`
+	Sub           string             `json:"sub"`
+	Actor         *string            `json:"actor"` // the agent acting for Sub with a delegated token; nil when none
+	TransactionID string             `json:"transaction_id,omitempty"`
+	Kind          string             `json:"kind,omitempty"`
+	Position      int64              `json:"position,omitempty"`
+	WalletID      string             `json:"wallet_id,omitempty"`
+	Owner         string             `json:"owner,omitempty"`
+	WalletKind    string             `json:"wallet_kind,omitempty"`
+	Asset         string             `json:"asset,omitempty"`
+	Amount        *int64             `json:"amount,omitempty"`
+	WalletIDs     []string           `json:"wallet_ids"`
+	Entries       []Entry            `json:"entries,omitempty"`
+	MandateID     string             `json:"mandate_id,omitempty"`
+	HoldID        string             `json:"hold_id,omitempty"`
+	RefundOf      string             `json:"refund_of,omitempty"`
+	Hold          *Hold              `json:"hold,omitempty"`
+	Mandate       *Mandate           `json:"mandate,omitempty"`
+	EndpointID    string             `json:"endpoint_id,omitempty"`
+	Reason        string             `json:"reason,omitempty"`
+	ReplacedBy    string             `json:"replaced_by,omitempty"` // mandate.replaced: the replacement
+	Wallet        *EventWalletStatus `json:"wallet,omitempty"`      // wallet.frozen and wallet.unfrozen
+}
+
+// EventWalletStatus is a wallet's freeze status after a wallet.frozen or wallet.unfrozen event.
+type EventWalletStatus struct {
+	Status        string     `json:"status"`
+	FrozenReason  *string    `json:"frozen_reason"`
+	FrozenBy      *string    `json:"frozen_by"`
+	FrozenAt      *time.Time `json:"frozen_at"`
+	FrozenByAdmin bool       `json:"frozen_by_admin"`
 }
 
 // EventPage is one page of the events feed.

@@ -18,6 +18,7 @@ type Hold struct {
 	Status               string          `json:"status"`
 	ExpiresAt            time.Time       `json:"expires_at"`
 	Sub                  string          `json:"sub"`
+	Actor                *string         `json:"actor"` // the agent that acted for Sub (a delegated token), nil when none
 	MandateID            string          `json:"mandate_id,omitempty"`
 	Description          string          `json:"description,omitempty"`
 	Metadata             json.RawMessage `json:"metadata"`

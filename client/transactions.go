@@ -21,6 +21,7 @@ type Transaction struct {
 	Kind           string          `json:"kind"`
 	Position       int64           `json:"position"`
 	Sub            string          `json:"sub"`
+	Actor          *string         `json:"actor"` // the agent that acted for Sub (a delegated token), nil when none
 	IdempotencyKey string          `json:"idempotency_key"`
 	Asset          string          `json:"asset"`
 	Amount         int64           `json:"amount"`

@@ -18,6 +18,17 @@ type Wallet struct {
 	Held      int64           `json:"held"`
 	Metadata  json.RawMessage `json:"metadata"`
 	CreatedAt time.Time       `json:"created_at"`
+	// Status is active or frozen; a frozen wallet lets no money out. The frozen_* fields are nil while active.
+	Status        string     `json:"status"`
+	FrozenReason  *string    `json:"frozen_reason"`
+	FrozenBy      *string    `json:"frozen_by"`
+	FrozenAt      *time.Time `json:"frozen_at"`
+	FrozenByAdmin bool       `json:"frozen_by_admin"`
+}
+
+// FreezeWalletRequest says why a wallet is frozen.
+type FreezeWalletRequest struct {
+	Reason string `json:"reason"`
 }
 
 // CreateWalletRequest opens a wallet. WalletID and Owner are optional (Owner: admins only).
@@ -90,4 +101,27 @@ func (c *Client) AuditBalance(ctx context.Context, walletID string) (*BalanceAud
 		return nil, resp, err
 	}
 	return &a, resp, nil
+}
+
+// FreezeWallet freezes a wallet so that no money leaves it (POST /v1/wallets/{id}/freeze; its owner, an agent
+// acting for the owner, or an admin). Freezing a frozen wallet changes nothing (an admin's freeze over the
+// owner's makes it an admin's).
+func (c *Client) FreezeWallet(ctx context.Context, walletID, reason string, opts ...CallOption) (*Wallet, *Response, error) {
+	var w Wallet
+	resp, err := c.write(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/freeze", FreezeWalletRequest{Reason: reason}, &w, opts)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &w, resp, nil
+}
+
+// UnfreezeWallet lifts a freeze (POST /v1/wallets/{id}/unfreeze): the owner lifts its own, only an admin an
+// admin's.
+func (c *Client) UnfreezeWallet(ctx context.Context, walletID string, opts ...CallOption) (*Wallet, *Response, error) {
+	var w Wallet
+	resp, err := c.write(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/unfreeze", struct{}{}, &w, opts)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &w, resp, nil
 }

@@ -129,7 +129,7 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, endpointID string, opt
 // DeleteWebhookEndpoint deletes an endpoint (DELETE /v1/webhook_endpoints/{id}). It needs no Idempotency-Key:
 // deleting again succeeds again, so it is retried like a read.
 func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID string) (*Response, error) {
-	return c.send(ctx, http.MethodDelete, "/v1/webhook_endpoints/"+url.PathEscape(endpointID), nil, "", nil)
+	return c.send(ctx, http.MethodDelete, "/v1/webhook_endpoints/"+url.PathEscape(endpointID), nil, call{}, nil)
 }
 
 // ListWebhookDeliveries reads one page of an endpoint's deliveries (GET /v1/webhook_endpoints/{id}/deliveries).

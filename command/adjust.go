@@ -51,13 +51,14 @@ func ValidateAdjustment(req AdjustmentRequest) (Adjustment, error) {
 }
 
 type adjustPlan struct {
+	caller auth.Caller
 	cmd    Adjustment
 	system uuid.UUID
 }
 
 // adjust plans a validated adjustment (the route admits admins only).
-func (c *Commands) adjust(_ context.Context, _ auth.Caller, cmd Adjustment) (plan, error) {
-	return &adjustPlan{cmd: cmd, system: c.systemWallet(cmd.Asset)}, nil
+func (c *Commands) adjust(_ context.Context, caller auth.Caller, cmd Adjustment) (plan, error) {
+	return &adjustPlan{caller: caller, cmd: cmd, system: c.systemWallet(cmd.Asset)}, nil
 }
 
 func (p *adjustPlan) need(n *needs) {
@@ -76,6 +77,12 @@ func (p *adjustPlan) decide(d *decision) (Result, error) {
 	}
 	if w.Asset != p.cmd.Asset {
 		return Result{}, eventstore.ErrAssetMismatch.Withf("wallet %s holds %s, not %s", w.ID, w.Asset, p.cmd.Asset)
+	}
+	if p.cmd.Amount < 0 && !p.caller.IsAdmin() {
+		// Only reachable in process (the route admits admins only): an admin's correction is never blocked.
+		if err := checkNotFrozen(w); err != nil {
+			return Result{}, err
+		}
 	}
 	if sys, ok := d.wallet(p.system); !ok || sys.Kind != eventstore.KindSystem {
 		return Result{}, fmt.Errorf("system wallet %s of %s is missing or not a system wallet", p.system, p.cmd.Asset)

@@ -40,6 +40,7 @@ type batch struct {
 	newWallets    []eventstore.Wallet
 	newMandates   []eventstore.Mandate
 	savedMandates map[uuid.UUID]bool
+	savedWallets  map[uuid.UUID]bool // wallets frozen or unfrozen
 	newHolds      []eventstore.Hold
 	finishedHolds []eventstore.Hold
 	events        []eventstore.Outgoing
@@ -57,7 +58,7 @@ func newBatch(jobs []*job, now time.Time) *batch {
 		wallets: map[uuid.UUID]eventstore.Wallet{}, balances: map[uuid.UUID]projector.Balance{},
 		deltas: map[uuid.UUID]projector.Delta{}, mandates: map[uuid.UUID]eventstore.Mandate{},
 		holds: map[uuid.UUID]eventstore.Hold{}, refunded: map[uuid.UUID]int64{}, savedMandates: map[uuid.UUID]bool{},
-		answers: map[*job]answer{},
+		savedWallets: map[uuid.UUID]bool{}, answers: map[*job]answer{},
 	}
 }
 
@@ -155,8 +156,9 @@ func (c *Commands) tryBatch(jobs []*job) (*batch, error) {
 }
 
 // queueReads queues, in the order every batch takes its locks (so two batches never deadlock): the idempotency
-// claims in key order, the system wallets to create, the wallets, the holds, the projections and the mandates in
-// ID order, then the refunded sums and the journal positions.
+// claims in key order, the system wallets to create, the holds, the projections and the mandates in ID order;
+// then the wallets, the refunded sums and the journal positions. The wallets are read after the locks: a wallet's
+// freeze is written under its projection's lock, so a spend that waited for a freeze reads it committed.
 func (b *batch) queueReads(q *pgx.Batch, keyTTL time.Duration) error {
 	var n needs
 	keys := make([]Idempotency, 0, len(b.jobs))
@@ -170,9 +172,6 @@ func (b *batch) queueReads(q *pgx.Batch, keyTTL time.Duration) error {
 		eventstore.QueueEnsureSystemWallet(q, id, n.system[id], b.now)
 		projector.QueueInit(q, id, n.system[id], eventstore.KindSystem, b.now)
 	}
-	if len(n.wallets) > 0 {
-		eventstore.QueueLoadWallets(q, sortedIDs(n.wallets), b.wallets)
-	}
 	if len(n.holds) > 0 {
 		eventstore.QueueLockHolds(q, sortedIDs(n.holds), b.holds)
 	}
@@ -185,6 +184,9 @@ func (b *batch) queueReads(q *pgx.Batch, keyTTL time.Duration) error {
 			wallets[i], agents[i] = wa.wallet, wa.agent
 		}
 		eventstore.QueueLockMandates(q, sortedIDs(n.mandates), wallets, agents, b.mandates)
+	}
+	if len(n.wallets) > 0 {
+		eventstore.QueueLoadWallets(q, sortedIDs(n.wallets), b.wallets)
 	}
 	if len(n.refunds) > 0 {
 		eventstore.QueueRefundedSums(q, sortedIDs(n.refunds), b.refunded)
@@ -259,6 +261,11 @@ func (b *batch) queueWrites(q *pgx.Batch) error {
 		saved = append(saved, b.mandates[id])
 	}
 	eventstore.QueueSaveMandates(q, saved)
+	frozen := make([]eventstore.Wallet, 0, len(b.savedWallets))
+	for _, id := range sortedIDs(mapKeys(b.savedWallets)) {
+		frozen = append(frozen, b.wallets[id])
+	}
+	eventstore.QueueSaveFreezes(q, frozen)
 	eventstore.QueueAppendAll(q, b.txs)
 	eventstore.QueueInsertHolds(q, b.newHolds)
 	eventstore.QueueFinishHolds(q, b.finishedHolds)

@@ -137,6 +137,9 @@ func (p *createHoldPlan) decide(d *decision) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkNotFrozen(from); err != nil {
+		return Result{}, err
+	}
 	if err := checkHoldParties(d, from, p.cmd.ToWalletID, p.cmd.Asset); err != nil {
 		return Result{}, err
 	}
@@ -147,7 +150,7 @@ func (p *createHoldPlan) decide(d *decision) (Result, error) {
 	}
 	h := eventstore.Hold{
 		ID: uuid.New(), WalletID: from.ID, Asset: p.cmd.Asset, ToWalletID: p.cmd.ToWalletID, Amount: p.cmd.Amount,
-		Status: eventstore.HoldActive, ExpiresAt: expires, Sub: p.caller.Sub, Description: p.cmd.Description,
+		Status: eventstore.HoldActive, ExpiresAt: expires, Sub: p.caller.Sub, Actor: p.caller.Actor, Description: p.cmd.Description,
 		Metadata: p.cmd.Metadata, CreatedAt: d.now, UpdatedAt: d.now,
 	}
 	t := d.newTransaction(eventstore.KindHold, p.cmd.Asset, p.cmd.Amount, p.cmd.Description, p.cmd.Metadata,
@@ -160,9 +163,7 @@ func (p *createHoldPlan) decide(d *decision) (Result, error) {
 	if err := d.post(&t); err != nil {
 		return Result{}, err
 	}
-	if mandate != nil {
-		d.saveMandate(*mandate)
-	}
+	saveSpend(d, mandate)
 	h.TransactionID = t.ID
 	d.insertHold(h)
 	d.emit(eventstore.NewHoldEvent(eventstore.EventHoldCreated, h, t))

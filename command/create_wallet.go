@@ -72,7 +72,7 @@ func (p *createWalletPlan) decide(d *decision) (Result, error) {
 	}
 	w := eventstore.Wallet{
 		ID: p.cmd.WalletID, Asset: p.cmd.Asset, Owner: p.cmd.Owner, Kind: eventstore.KindUser,
-		Metadata: p.cmd.Metadata, CreatedAt: d.now,
+		Metadata: p.cmd.Metadata, CreatedAt: d.now, Freeze: eventstore.Freeze{Status: eventstore.WalletActive},
 	}
 	d.createWallet(w)
 	d.emit(eventstore.NewWalletEvent(w, p.caller.Sub))

@@ -143,13 +143,14 @@ func (d *decision) hold(id uuid.UUID) (eventstore.Hold, bool) {
 // refundedSoFar is how much of transaction id has been refunded, earlier requests of the batch included.
 func (d *decision) refundedSoFar(id uuid.UUID) int64 { return d.b.refunded[id] }
 
-// newTransaction starts the journal transaction of this request: a new ID, the caller's sub and key, the batch's
-// time, and the request's id in its metadata (request_id), so an operator can go from the id a customer quotes to
-// the transaction. post gives it its position.
+// newTransaction starts the journal transaction of this request: a new ID, the caller's sub, actor and key, the
+// batch's time, and the request's id in its metadata (request_id), so an operator can go from the id a customer
+// quotes to the transaction. post gives it its position.
 func (d *decision) newTransaction(kind, asset string, amount int64, description string, metadata json.RawMessage, entries ...eventstore.Entry) eventstore.Transaction {
 	return eventstore.Transaction{
-		ID: uuid.New(), Kind: kind, Asset: asset, Amount: amount, Sub: d.job.caller.Sub, IdempotencyKey: d.job.idem.Key,
-		RequestHash: d.job.idem.Hash, Description: description, Metadata: withRequestID(metadata, d.job.requestID),
+		ID: uuid.New(), Kind: kind, Asset: asset, Amount: amount, Sub: d.job.caller.Sub, Actor: d.job.caller.Actor,
+		IdempotencyKey: d.job.idem.Key, RequestHash: d.job.idem.Hash, Description: description,
+		Metadata:  withRequestID(metadata, d.job.requestID),
 		CreatedAt: d.now, Entries: entries,
 	}
 }
@@ -219,15 +220,29 @@ func (d *decision) post(t *eventstore.Transaction) error {
 	return nil
 }
 
-// saveMandate records a locked mandate's new state (spending counter, status).
+// saveMandate records a locked mandate's new state (spending counters, status) as its next version.
 func (d *decision) saveMandate(m eventstore.Mandate) {
 	m.UpdatedAt = d.now
+	m.Version = d.b.mandates[m.ID].Version + 1
 	prev, wasSaved := d.b.mandates[m.ID], d.b.savedMandates[m.ID]
 	d.b.mandates[m.ID], d.b.savedMandates[m.ID] = m, true
 	d.onUndo(func() {
 		d.b.mandates[m.ID] = prev
 		if !wasSaved {
 			delete(d.b.savedMandates, m.ID)
+		}
+	})
+}
+
+// saveFreeze records the new freeze status of wallet w, whose projection the batch locked: later requests of the
+// batch see it.
+func (d *decision) saveFreeze(w eventstore.Wallet) {
+	prev, wasSaved := d.b.wallets[w.ID], d.b.savedWallets[w.ID]
+	d.b.wallets[w.ID], d.b.savedWallets[w.ID] = w, true
+	d.onUndo(func() {
+		d.b.wallets[w.ID] = prev
+		if !wasSaved {
+			delete(d.b.savedWallets, w.ID)
 		}
 	})
 }

@@ -24,6 +24,9 @@ var (
 	ErrRefundExceedsOriginal = &eventstore.Error{Code: "refund_exceeds_original"}
 	ErrNotRefundable         = &eventstore.Error{Code: "not_refundable"}
 	ErrForbidden             = &eventstore.Error{Code: "forbidden"}
+	ErrWalletFrozen          = &eventstore.Error{Code: "wallet_frozen"}
+	ErrVersionMismatch       = &eventstore.Error{Code: "version_mismatch"}
+	ErrPreconditionRequired  = &eventstore.Error{Code: "precondition_required"}
 )
 
 // invalidField is a 422 validation_error naming one field.

@@ -19,32 +19,53 @@ type LimitRequest struct {
 	Period string `json:"period"`
 }
 
-// GrantMandateRequest is the body of POST /v1/wallets/{id}/mandates.
+// maxTransactionsCount bounds max_transactions.count.
+const maxTransactionsCount = 1_000_000
+
+// CountLimitRequest caps the number of spends per period.
+type CountLimitRequest struct {
+	Count  *int64 `json:"count"`
+	Period string `json:"period"`
+}
+
+// GrantMandateRequest is the body of POST /v1/wallets/{id}/mandates, and of POST /v1/mandates/{id}/replace.
 type GrantMandateRequest struct {
-	Agent               string        `json:"agent"`
-	MaxPerTransaction   *int64        `json:"max_per_transaction"`
-	Limit               *LimitRequest `json:"limit"`
-	AllowedDestinations []string      `json:"allowed_destinations"`
-	ExpiresAt           *string       `json:"expires_at"`
-	Description         *string       `json:"description" nullable:"true"`
+	Agent               string             `json:"agent"`
+	MaxPerTransaction   *int64             `json:"max_per_transaction"`
+	Limit               *LimitRequest      `json:"limit"`
+	MaxTransactions     *CountLimitRequest `json:"max_transactions"`
+	SingleUse           *bool              `json:"single_use"`
+	AllowedDestinations []string           `json:"allowed_destinations"`
+	ExpiresAt           *string            `json:"expires_at"`
+	Description         *string            `json:"description" nullable:"true"`
 }
 
 // GrantMandate is a validated grant of spending rights on one wallet to an agent.
 type GrantMandate struct {
-	WalletID            uuid.UUID
-	Agent               string
-	MaxPerTransaction   *int64
-	LimitAmount         *int64
-	LimitPeriod         string
-	AllowedDestinations []uuid.UUID
-	ExpiresAt           *time.Time // required; whether it lies in the future is decided in the write
-	Description         string
+	WalletID              uuid.UUID
+	Agent                 string
+	MaxPerTransaction     *int64
+	LimitAmount           *int64
+	LimitPeriod           string
+	MaxTransactions       *int64
+	MaxTransactionsPeriod string
+	SingleUse             bool
+	AllowedDestinations   []uuid.UUID
+	ExpiresAt             *time.Time // required; whether it lies in the future is decided in the write
+	Description           string
 }
 
 // ValidateGrantMandate checks the request's fields.
 func (c *Commands) ValidateGrantMandate(walletID uuid.UUID, req GrantMandateRequest) (GrantMandate, error) {
 	var f fields
-	g := GrantMandate{WalletID: walletID, Description: f.text("description", req.Description, false)}
+	g := f.mandateTerms(req)
+	g.WalletID = walletID
+	return g, f.err()
+}
+
+// mandateTerms checks the terms of a mandate, as granted or as a replacement.
+func (f *fields) mandateTerms(req GrantMandateRequest) GrantMandate {
+	g := GrantMandate{Description: f.text("description", req.Description, false)}
 	if req.Agent == "" {
 		f.add("agent", "is required: the sub of the agent's tokens")
 	} else {
@@ -57,12 +78,21 @@ func (c *Commands) ValidateGrantMandate(walletID uuid.UUID, req GrantMandateRequ
 	if req.Limit != nil {
 		v := f.positiveAmount("limit.amount", req.Limit.Amount)
 		g.LimitAmount = &v
-		switch req.Limit.Period {
-		case eventstore.PeriodDay, eventstore.PeriodWeek, eventstore.PeriodMonth, eventstore.PeriodTotal:
-			g.LimitPeriod = req.Limit.Period
+		g.LimitPeriod = f.period("limit.period", req.Limit.Period)
+	}
+	if req.MaxTransactions != nil {
+		switch c := req.MaxTransactions.Count; {
+		case c == nil:
+			f.add("max_transactions.count", "is required")
+		case *c < 1 || *c > maxTransactionsCount:
+			f.add("max_transactions.count", "must be an integer from 1 to %d", maxTransactionsCount)
 		default:
-			f.add("limit.period", "must be day, week, month or total")
+			g.MaxTransactions = c
 		}
+		g.MaxTransactionsPeriod = f.period("max_transactions.period", req.MaxTransactions.Period)
+	}
+	if req.SingleUse != nil {
+		g.SingleUse = *req.SingleUse
 	}
 	if req.MaxPerTransaction == nil && req.Limit == nil {
 		// Fail closed: a mandate that caps nothing would let its agent empty the wallet.
@@ -89,7 +119,17 @@ func (c *Commands) ValidateGrantMandate(walletID uuid.UUID, req GrantMandateRequ
 	} else {
 		g.ExpiresAt = f.time("expires_at", *req.ExpiresAt)
 	}
-	return g, f.err()
+	return g
+}
+
+// period checks a limit's period: a UTC calendar day, week (from Monday) or month, or the mandate's whole life.
+func (f *fields) period(field, v string) string {
+	switch v {
+	case eventstore.PeriodDay, eventstore.PeriodWeek, eventstore.PeriodMonth, eventstore.PeriodTotal:
+		return v
+	}
+	f.add(field, "must be day, week, month or total")
+	return ""
 }
 
 type grantMandatePlan struct {
@@ -112,28 +152,41 @@ func (p *grantMandatePlan) decide(d *decision) (Result, error) {
 	if !ok || w.Kind != eventstore.KindUser || !canSpend(p.caller, w) {
 		return Result{}, walletNotFound(p.cmd.WalletID)
 	}
+	m, err := newMandate(d, p.caller, w, p.cmd)
+	if err != nil {
+		return Result{}, err
+	}
+	d.grantMandate(m)
+	d.emit(eventstore.NewMandateEvent(eventstore.EventMandateGranted, m, p.caller.Sub, p.caller.Actor, d.now))
+	return Result{Body: m.ViewAt(d.now), ID: m.ID}, nil
+}
+
+// newMandate checks terms against wallet w (the agent is not its owner, the destinations are other user wallets
+// of its asset, the expiry lies ahead) and returns the mandate caller grants with them: active, at version 1,
+// nothing spent yet.
+func newMandate(d *decision, caller auth.Caller, w eventstore.Wallet, terms GrantMandate) (eventstore.Mandate, error) {
 	var f fields
-	if p.cmd.Agent == w.Owner {
+	if terms.Agent == w.Owner {
 		f.add("agent", "must differ from the wallet's owner, who spends without a mandate")
 	}
-	for _, id := range p.cmd.AllowedDestinations {
+	for _, id := range terms.AllowedDestinations {
 		dest, ok := d.wallet(id)
 		if !ok || dest.Kind != eventstore.KindUser || dest.Asset != w.Asset || id == w.ID {
 			f.add("allowed_destinations", "%s is not another user wallet of %s", id, w.Asset)
 		}
 	}
-	expires := f.expiry("expires_at", p.cmd.ExpiresAt, 0, 0, d.now)
+	expires := f.expiry("expires_at", terms.ExpiresAt, 0, 0, d.now)
 	if err := f.err(); err != nil {
-		return Result{}, err
+		return eventstore.Mandate{}, err
 	}
 	m := eventstore.Mandate{
-		ID: uuid.New(), WalletID: w.ID, Asset: w.Asset, Agent: p.cmd.Agent, GrantedBy: p.caller.Sub,
-		MaxPerTransaction: p.cmd.MaxPerTransaction, LimitAmount: p.cmd.LimitAmount, LimitPeriod: p.cmd.LimitPeriod,
-		AllowedDestinations: p.cmd.AllowedDestinations, Description: p.cmd.Description,
-		Status: eventstore.MandateActive, ExpiresAt: expires, CreatedAt: d.now, UpdatedAt: d.now,
+		ID: uuid.New(), WalletID: w.ID, Asset: w.Asset, Agent: terms.Agent, GrantedBy: caller.Sub,
+		MaxPerTransaction: terms.MaxPerTransaction, LimitAmount: terms.LimitAmount, LimitPeriod: terms.LimitPeriod,
+		MaxTransactions: terms.MaxTransactions, MaxTransactionsPeriod: terms.MaxTransactionsPeriod,
+		SingleUse: terms.SingleUse, AllowedDestinations: terms.AllowedDestinations, Description: terms.Description,
+		Status: eventstore.MandateActive, Version: 1, ExpiresAt: expires, CreatedAt: d.now, UpdatedAt: d.now,
 	}
 	m.PeriodStart = m.CurrentPeriod(d.now)
-	d.grantMandate(m)
-	d.emit(eventstore.NewMandateEvent(eventstore.EventMandateGranted, m, p.caller.Sub, d.now))
-	return Result{Body: m.ViewAt(d.now), ID: m.ID}, nil
+	m.TransactionsPeriodStart = m.CurrentCountPeriod(d.now)
+	return m, nil
 }

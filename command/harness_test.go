@@ -59,7 +59,7 @@ var keySeq atomic.Int64
 // idem is a fresh key of caller's.
 func idem(caller auth.Caller) Idempotency {
 	k := fmt.Sprintf("k-%d", keySeq.Add(1))
-	return Idempotency{Sub: caller.Sub, Key: k, Hash: []byte(k)}
+	return Idempotency{Sub: caller.Sub, Actor: caller.Actor, Key: k, Hash: []byte(k)}
 }
 
 // bodyOf returns a function that requires a successful outcome and decodes its body:
@@ -132,8 +132,10 @@ func (l *ledger) consistent() {
 			LEFT JOIN (SELECT wallet_id, sum(amount) AS s FROM holds WHERE status = 'active' GROUP BY wallet_id) h
 			ON h.wallet_id = p.wallet_id WHERE p.held <> coalesce(h.s, 0)`,
 		"mandate over its limit": `SELECT mandate_id FROM mandates WHERE limit_amount IS NOT NULL AND spent_in_period > limit_amount`,
+		"mandate over its count": `SELECT mandate_id FROM mandates WHERE max_transactions IS NOT NULL AND transactions_in_period > max_transactions`,
+		// A delegated caller's key is scoped by its sub and actor together (Idempotency.scope).
 		"transaction without its key": `SELECT t.transaction_id FROM journal_transactions t
-			LEFT JOIN idempotency_keys k ON k.sub = t.sub AND k.idempotency_key = t.idempotency_key
+			LEFT JOIN idempotency_keys k ON k.sub = t.sub || coalesce(E'\x1f' || t.actor, '') AND k.idempotency_key = t.idempotency_key
 			WHERE k.sub IS NULL OR k.status_code NOT BETWEEN 200 AND 299`,
 		"pending key committed": `SELECT idempotency_key FROM idempotency_keys WHERE status_code = 0`,
 	} {

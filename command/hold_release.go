@@ -60,9 +60,11 @@ func (p *releasePlan) need(n *needs) {
 	}
 }
 
-// authorised: the hold's creator, the held wallet's owner, or an admin may capture or void it.
+// authorised: the hold's creator (the same sub and actor), the held wallet's owner, or an admin may capture or void
+// it. An agent acting for the owner is not the owner: it may release only the holds it made.
 func (p *releasePlan) authorised(h eventstore.Hold, owner eventstore.Wallet) bool {
-	return p.sweeper || p.caller.IsAdmin() || p.caller.Sub == h.Sub || (owner.Kind == eventstore.KindUser && owner.Owner == p.caller.Sub)
+	creator := p.caller.Sub == h.Sub && p.caller.Actor == h.Actor
+	return p.sweeper || creator || (owner.Kind == eventstore.KindUser && canSpend(p.caller, owner))
 }
 
 func (p *releasePlan) decide(d *decision) (Result, error) {
@@ -95,6 +97,10 @@ func (p *releasePlan) decide(d *decision) (Result, error) {
 	entries := []eventstore.Entry{{WalletID: h.WalletID, Asset: h.Asset, Amount: -h.Amount, Bucket: eventstore.BucketHeld}}
 	amount, released := h.Amount, h.Amount
 	if p.capture != nil {
+		// A capture moves money out of the held wallet; a void or an expiry only releases it back.
+		if err := checkNotFrozen(owner); err != nil {
+			return Result{}, err
+		}
 		var err error
 		if amount, err = p.checkCapture(d, h, owner, mandate); err != nil {
 			return Result{}, err
@@ -124,7 +130,9 @@ func (p *releasePlan) decide(d *decision) (Result, error) {
 }
 
 // checkCapture returns the amount to capture after checking it, the destination and, when the hold's agent
-// captures it, the mandate (still active, destination allowed). The owner and admins capture without one.
+// captures it, the mandate (still active, destination allowed). The owner and admins capture without one. A
+// single-use mandate the hold consumed still lets its agent capture: the hold's creation was its one spend, and a
+// capture is not another.
 func (p *releasePlan) checkCapture(d *decision, h eventstore.Hold, owner eventstore.Wallet, mandate *eventstore.Mandate) (int64, error) {
 	amount := h.Amount
 	if p.capture.Amount != nil {
@@ -144,7 +152,11 @@ func (p *releasePlan) checkCapture(d *decision, h eventstore.Hold, owner eventst
 		return 0, err
 	}
 	if mandate != nil && !canSpend(p.caller, owner) {
-		if err := checkMandate(*mandate, dest, d.now); err != nil {
+		m := *mandate
+		if m.Status == eventstore.MandateConsumed {
+			m.Status = eventstore.MandateActive
+		}
+		if err := checkMandate(m, dest, d.now); err != nil {
 			return 0, err
 		}
 	}

@@ -19,12 +19,27 @@ import (
 // IdempotencyHeader names the header every write carries.
 const IdempotencyHeader = "Idempotency-Key"
 
-// Idempotency identifies one logical write: the caller's key, scoped to its sub, and the hash of the request
-// (method, path and canonical body) that first used it.
+// Idempotency identifies one logical write: the caller's key, scoped to its sub and actor (a delegated token's
+// act.sub; "" for none), and the hash of the request (method, path, canonical body and any precondition) that
+// first used it.
 type Idempotency struct {
-	Sub  string
-	Key  string
-	Hash []byte
+	Sub   string
+	Actor string
+	Key   string
+	Hash  []byte
+}
+
+// actorSeparator joins a delegated caller's sub and actor into the scope of its keys. No sub or actor can contain
+// it (auth.ValidSub refuses control characters), so the scope of alice's agent is never any plain caller's sub,
+// and two agents acting for alice never share a key.
+const actorSeparator = "\x1f"
+
+// scope is who a key belongs to, as idempotency_keys.sub stores it.
+func (i Idempotency) scope() string {
+	if i.Actor == "" {
+		return i.Sub
+	}
+	return i.Sub + actorSeparator + i.Actor
 }
 
 // ParseKey validates an Idempotency-Key header value: 1 to 255 printable ASCII characters.
@@ -45,8 +60,17 @@ func ParseKey(v string) (string, error) {
 
 // RequestHash fingerprints a request so a key reused for another request is caught.
 func RequestHash(method, path string, canonicalBody []byte) []byte {
+	return requestHash(method, path, nil, canonicalBody)
+}
+
+// requestHash fingerprints a request whose identity includes an If-Match precondition (nil: none). The header
+// line cannot be mistaken for a body: a canonical JSON body never starts with "If-Match".
+func requestHash(method, path string, ifMatch *string, canonicalBody []byte) []byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s\n", method, path)
+	if ifMatch != nil {
+		fmt.Fprintf(h, "If-Match: %s\n", *ifMatch)
+	}
 	h.Write(canonicalBody)
 	return h.Sum(nil)
 }
@@ -60,10 +84,10 @@ type Outcome struct {
 	Problem  bool
 }
 
-// idemKey identifies a key: one caller's key, whatever request it carries.
+// idemKey identifies a key: one caller's key (sub is its scope), whatever request it carries.
 type idemKey struct{ sub, key string }
 
-func (i Idempotency) key() idemKey { return idemKey{i.Sub, i.Key} }
+func (i Idempotency) key() idemKey { return idemKey{i.scope(), i.Key} }
 
 type storedResponse struct {
 	hash     []byte
@@ -90,10 +114,12 @@ const pendingStatus = 0
 // key, in one batch or in two, have one effect.
 func queueClaims(b *pgx.Batch, keys []Idempotency, expires time.Time, claimed map[idemKey]bool) {
 	sorted := slices.Clone(keys)
-	slices.SortFunc(sorted, func(a, b Idempotency) int { return cmp.Or(cmp.Compare(a.Sub, b.Sub), cmp.Compare(a.Key, b.Key)) })
+	slices.SortFunc(sorted, func(a, b Idempotency) int {
+		return cmp.Or(cmp.Compare(a.scope(), b.scope()), cmp.Compare(a.Key, b.Key))
+	})
 	subs, ks, hashes := make([]string, len(sorted)), make([]string, len(sorted)), make([][]byte, len(sorted))
 	for i, k := range sorted {
-		subs[i], ks[i], hashes[i] = k.Sub, k.Key, k.Hash
+		subs[i], ks[i], hashes[i] = k.scope(), k.Key, k.Hash
 	}
 	b.Queue(`INSERT INTO idempotency_keys (sub, idempotency_key, request_hash, status_code, response_body, expires_at)
 		SELECT s, k, h, $4, '', $5 FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS c(s, k, h, i)
@@ -117,7 +143,7 @@ func queueClaims(b *pgx.Batch, keys []Idempotency, expires time.Time, claimed ma
 func queueLookups(b *pgx.Batch, keys []Idempotency, dst map[idemKey]storedResponse) {
 	subs, ks := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
-		subs[i], ks[i] = k.Sub, k.Key
+		subs[i], ks[i] = k.scope(), k.Key
 	}
 	b.Queue(`SELECT sub, idempotency_key, request_hash, status_code, response_body, location FROM idempotency_keys
 		WHERE (sub, idempotency_key) IN (SELECT s, k FROM unnest($1::text[], $2::text[]) AS l(s, k))
@@ -144,7 +170,7 @@ func queueRecords(b *pgx.Batch, records []keyRecord) {
 	subs, ks, locations := make([]string, n), make([]string, n), make([]string, n)
 	statuses, bodies := make([]int32, n), make([][]byte, n)
 	for i, r := range records {
-		subs[i], ks[i], statuses[i], bodies[i], locations[i] = r.idem.Sub, r.idem.Key, int32(r.status), r.body, r.location
+		subs[i], ks[i], statuses[i], bodies[i], locations[i] = r.idem.scope(), r.idem.Key, int32(r.status), r.body, r.location
 	}
 	b.Queue(`UPDATE idempotency_keys k SET status_code = r.status, response_body = r.body, location = NULLIF(r.loc, '')
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[], $5::text[]) AS r(s, k, status, body, loc)
@@ -158,7 +184,7 @@ func queueReleases(b *pgx.Batch, keys []Idempotency) {
 	}
 	subs, ks := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
-		subs[i], ks[i] = k.Sub, k.Key
+		subs[i], ks[i] = k.scope(), k.Key
 	}
 	b.Queue(`DELETE FROM idempotency_keys WHERE (sub, idempotency_key) IN
 		(SELECT s, k FROM unnest($1::text[], $2::text[]) AS r(s, k)) AND status_code = $3`, subs, ks, pendingStatus)

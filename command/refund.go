@@ -107,6 +107,12 @@ func (p *refundPlan) decide(d *decision) (Result, error) {
 	case !p.refundable():
 		return Result{}, ErrNotRefundable.Withf("transaction %s is a %s; only transfers and captures can be refunded", p.original.ID, p.original.Kind)
 	}
+	// A refund moves money out of the payee's wallet: not while it is frozen. (The payer's may be: money comes in.)
+	if payee, ok := d.wallet(p.payee); ok {
+		if err := checkNotFrozen(payee); err != nil {
+			return Result{}, err
+		}
+	}
 	refunded := d.refundedSoFar(p.original.ID)
 	left := p.original.Amount - refunded
 	amount := left

@@ -40,18 +40,26 @@ type UseCase[Req, Cmd any] struct {
 	path     string
 	scope    string
 	reply    reply
-	validate func(t target, req Req) (Cmd, error)
+	validate func(in call, req Req) (Cmd, error)
 	plan     planner[Cmd]
 	// finish, when set, turns the answer (fresh or replayed) into what the caller sees: the webhook secret
 	// stored sealed under the key is opened for the answer only.
 	finish func(Outcome, error) (Outcome, error)
+	// direct, when set, says what an agent acting for its principal (auth.Caller.Actor) may not do here: such a
+	// caller is refused (403 forbidden) before anything is read. conditional: the route takes an If-Match
+	// precondition, part of the request's identity under its Idempotency-Key.
+	direct      string
+	conditional bool
 }
 
-// target is what a write's route says besides its body: who calls, and the IDs its path names ({id},
-// {delivery_id}).
-type target struct {
-	caller auth.Caller
-	ids    map[string]uuid.UUID
+// call is what a write's validation knows besides its body: who calls, the IDs its path names (id is {id},
+// uuid.Nil for none; ids every one, {delivery_id} included), and its If-Match header (nil when absent; only
+// conditional routes see it).
+type call struct {
+	caller  auth.Caller
+	id      uuid.UUID
+	ids     map[string]uuid.UUID
+	ifMatch *string
 }
 
 // planner turns a validated command of caller into its plan. It may read what never changes (the wallets of a
@@ -59,29 +67,48 @@ type target struct {
 type planner[Cmd any] func(ctx context.Context, caller auth.Caller, cmd Cmd) (plan, error)
 
 // useCases is the one table of the writes: path, scope, answer, validation and plan of each. Routes serves it;
-// Commands' fields run it in process.
+// Commands' fields run it in process. What an agent acting for its principal may not do is marked direct: it may
+// never create, grant, replace, resume, unfreeze, refund or adjust (no re-delegation, no self-service
+// escalation), though it may spend under its mandate, stop it, and freeze.
 func (c *Commands) defineUseCases() {
-	c.CreateWallet = define(c, "/v1/wallets", auth.ScopeWrite, created("/v1/wallets/"), byCaller(c.ValidateCreateWallet), c.createWallet)
+	c.CreateWallet = define(c, "/v1/wallets", auth.ScopeWrite, created("/v1/wallets/"), byCaller(c.ValidateCreateWallet), c.createWallet).
+		onlyDirect("open wallets")
 	c.Transfer = define(c, "/v1/transfers", auth.ScopeWrite, created("/v1/transactions/"), byAnyone(ValidateTransfer), c.transfer)
-	c.Adjust = define(c, "/v1/adjustments", auth.ScopeAdmin, created("/v1/transactions/"), byAnyone(ValidateAdjustment), c.adjust)
+	c.Adjust = define(c, "/v1/adjustments", auth.ScopeAdmin, created("/v1/transactions/"), byAnyone(ValidateAdjustment), c.adjust).
+		onlyDirect("adjust balances")
 	c.CreateHold = define(c, "/v1/holds", auth.ScopeWrite, created("/v1/holds/"), byAnyone(c.ValidateCreateHold), c.createHold)
 	c.CaptureHold = define(c, "/v1/holds/{id}/capture", auth.ScopeWrite, updated, byPathID(ValidateCaptureHold), c.captureHold)
 	c.VoidHold = define(c, "/v1/holds/{id}/void", auth.ScopeWrite, updated, byPathID(pathIDOnly[VoidHoldRequest]), c.voidHold)
-	c.GrantMandate = define(c, "/v1/wallets/{id}/mandates", auth.ScopeWrite, created("/v1/mandates/"), byPathID(c.ValidateGrantMandate), c.grantMandate)
+	c.GrantMandate = define(c, "/v1/wallets/{id}/mandates", auth.ScopeWrite, created("/v1/mandates/"), byPathID(c.ValidateGrantMandate), c.grantMandate).
+		onlyDirect("grant mandates")
 	c.RevokeMandate = define(c, "/v1/mandates/{id}/revoke", auth.ScopeWrite, updated, byPathID(pathIDOnly[RevokeMandateRequest]), c.revokeMandate)
-	c.Refund = define(c, "/v1/transactions/{id}/refunds", auth.ScopeWrite, created("/v1/transactions/"), byPathID(ValidateRefund), c.refund)
-	c.CreateWebhookEndpoint = define(c, "/v1/webhook_endpoints", auth.ScopeWrite, created("/v1/webhook_endpoints/"), byCaller(c.ValidateCreateWebhookEndpoint), c.createWebhookEndpoint).then(c.revealSecret)
-	c.DisableWebhookEndpoint = define(c, "/v1/webhook_endpoints/{id}/disable", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.disableWebhookEndpoint)
-	c.EnableWebhookEndpoint = define(c, "/v1/webhook_endpoints/{id}/enable", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.enableWebhookEndpoint)
-	c.RotateWebhookSecret = define(c, "/v1/webhook_endpoints/{id}/rotate_secret", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.rotateWebhookSecret).then(c.revealSecret)
-	c.ResendWebhookDelivery = define(c, "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", auth.ScopeWrite, updated, validateResend, c.resendWebhookDelivery)
+	c.SuspendMandate = define(c, "/v1/mandates/{id}/suspend", auth.ScopeWrite, updated, byPathID(pathIDOnly[SuspendMandateRequest]), c.suspendMandate)
+	c.ResumeMandate = define(c, "/v1/mandates/{id}/resume", auth.ScopeWrite, updated, byPathID(pathIDOnly[ResumeMandateRequest]), c.resumeMandate).
+		onlyDirect("resume mandates")
+	c.ReplaceMandate = define(c, "/v1/mandates/{id}/replace", auth.ScopeWrite, created("/v1/mandates/"), c.ValidateReplaceMandate, c.replaceMandate).
+		onlyDirect("replace mandates").takesIfMatch()
+	c.Refund = define(c, "/v1/transactions/{id}/refunds", auth.ScopeWrite, created("/v1/transactions/"), byPathID(ValidateRefund), c.refund).
+		onlyDirect("refund")
+	c.FreezeWallet = define(c, "/v1/wallets/{id}/freeze", auth.ScopeWrite, updated, byPathID(ValidateFreezeWallet), c.freezeWallet)
+	c.UnfreezeWallet = define(c, "/v1/wallets/{id}/unfreeze", auth.ScopeWrite, updated, byPathID(pathIDOnly[UnfreezeWalletRequest]), c.unfreezeWallet).
+		onlyDirect("unfreeze wallets")
+	c.CreateWebhookEndpoint = define(c, "/v1/webhook_endpoints", auth.ScopeWrite, created("/v1/webhook_endpoints/"), byCaller(c.ValidateCreateWebhookEndpoint), c.createWebhookEndpoint).
+		onlyDirect("manage webhook endpoints").then(c.revealSecret)
+	c.DisableWebhookEndpoint = define(c, "/v1/webhook_endpoints/{id}/disable", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.disableWebhookEndpoint).
+		onlyDirect("manage webhook endpoints")
+	c.EnableWebhookEndpoint = define(c, "/v1/webhook_endpoints/{id}/enable", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.enableWebhookEndpoint).
+		onlyDirect("manage webhook endpoints")
+	c.RotateWebhookSecret = define(c, "/v1/webhook_endpoints/{id}/rotate_secret", auth.ScopeWrite, updated, byPathID(pathIDOnly[EmptyWebhookRequest]), c.rotateWebhookSecret).
+		onlyDirect("manage webhook endpoints").then(c.revealSecret)
+	c.ResendWebhookDelivery = define(c, "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", auth.ScopeWrite, updated, validateResend, c.resendWebhookDelivery).
+		onlyDirect("manage webhook endpoints")
 	c.routes = []registrar{c.CreateWallet, c.Transfer, c.Adjust, c.CreateHold, c.CaptureHold, c.VoidHold, c.GrantMandate,
-		c.RevokeMandate, c.Refund, c.CreateWebhookEndpoint, c.DisableWebhookEndpoint, c.EnableWebhookEndpoint,
-		c.RotateWebhookSecret, c.ResendWebhookDelivery,
+		c.RevokeMandate, c.SuspendMandate, c.ResumeMandate, c.ReplaceMandate, c.Refund, c.FreezeWallet, c.UnfreezeWallet,
+		c.CreateWebhookEndpoint, c.DisableWebhookEndpoint, c.EnableWebhookEndpoint, c.RotateWebhookSecret, c.ResendWebhookDelivery,
 		route{"/v1/webhook_endpoints/{id}", http.MethodDelete, auth.ScopeWrite, http.HandlerFunc(c.deleteWebhookEndpoint)}}
 }
 
-func define[Req, Cmd any](c *Commands, path, scope string, rep reply, validate func(target, Req) (Cmd, error), p planner[Cmd]) *UseCase[Req, Cmd] {
+func define[Req, Cmd any](c *Commands, path, scope string, rep reply, validate func(call, Req) (Cmd, error), p planner[Cmd]) *UseCase[Req, Cmd] {
 	return &UseCase[Req, Cmd]{c: c, path: path, scope: scope, reply: rep, validate: validate, plan: p}
 }
 
@@ -89,6 +116,27 @@ func define[Req, Cmd any](c *Commands, path, scope string, rep reply, validate f
 func (u *UseCase[Req, Cmd]) then(finish func(Outcome, error) (Outcome, error)) *UseCase[Req, Cmd] {
 	u.finish = finish
 	return u
+}
+
+// onlyDirect refuses the use case to an agent acting for its principal: what says what it may not do.
+func (u *UseCase[Req, Cmd]) onlyDirect(what string) *UseCase[Req, Cmd] {
+	u.direct = what
+	return u
+}
+
+// takesIfMatch makes the route read If-Match into its validation and into the request's identity.
+func (u *UseCase[Req, Cmd]) takesIfMatch() *UseCase[Req, Cmd] {
+	u.conditional = true
+	return u
+}
+
+// admit refuses a delegated caller a direct-only use case.
+func (u *UseCase[Req, Cmd]) admit(caller auth.Caller) error {
+	if u.direct != "" && caller.Delegated() {
+		return ErrForbidden.Withf("%s acts on behalf of %s and may not %s: only %s itself (or an admin) may",
+			caller.Actor, caller.Sub, u.direct, caller.Sub)
+	}
+	return nil
 }
 
 // registrar is a use case as the router sees it.
@@ -123,25 +171,37 @@ func (u *UseCase[Req, Cmd]) onResource() bool { return strings.Contains(u.path, 
 
 // ServeHTTP decodes the request strictly, validates it into the command, plans and runs it.
 func (u *UseCase[Req, Cmd]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	decode := httpapi.DecodeJSON
+	decode, in := httpapi.DecodeJSON, call{ids: map[string]uuid.UUID{}}
 	if u.onResource() {
 		decode = httpapi.DecodeOptionalJSON
 	}
+	if u.conditional {
+		var err error
+		if in.ifMatch, err = ifMatchHeader(r); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+	}
 	var req Req
-	caller, idem, ok := decodeWrite(w, r, &req, decode)
+	caller, idem, ok := decodeWrite(w, r, &req, decode, in.ifMatch)
 	if !ok {
 		return
 	}
-	t := target{caller: caller, ids: map[string]uuid.UUID{}}
+	in.caller = caller
+	if err := u.admit(caller); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
 	for name, v := range mux.Vars(r) {
 		id, err := httpapi.ParsePathID(v)
 		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		t.ids[name] = id
+		in.ids[name] = id
 	}
-	cmd, err := u.validate(t, req)
+	in.id = in.ids["id"]
+	cmd, err := u.validate(in, req)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
@@ -154,12 +214,28 @@ func (u *UseCase[Req, Cmd]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	WriteOutcome(w, out)
 }
 
+// ifMatchHeader returns the request's one If-Match header, or nil when it has none. Two are refused rather than
+// one picked, as for the Idempotency-Key.
+func ifMatchHeader(r *http.Request) (*string, error) {
+	vs := r.Header.Values("If-Match")
+	switch len(vs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &vs[0], nil
+	}
+	return nil, ErrPreconditionRequired.Withf("send exactly one If-Match header naming the version you read")
+}
+
 // Run runs cmd, already validated, for caller under idem.
 func (u *UseCase[Req, Cmd]) Run(ctx context.Context, caller auth.Caller, idem Idempotency, cmd Cmd) (Outcome, error) {
 	return u.run(ctx, caller, idem, u.path, cmd)
 }
 
 func (u *UseCase[Req, Cmd]) run(ctx context.Context, caller auth.Caller, idem Idempotency, instance string, cmd Cmd) (Outcome, error) {
+	if err := u.admit(caller); err != nil {
+		return Outcome{}, err
+	}
 	p, err := u.plan(ctx, caller, cmd)
 	if err != nil {
 		return Outcome{}, err
@@ -177,24 +253,25 @@ func (u *UseCase[Req, Cmd]) run(ctx context.Context, caller auth.Caller, idem Id
 
 // byCaller, byAnyone and byPathID adapt the three shapes of validation: one that depends on who calls, one that
 // does not, and one of an action on the resource the path names.
-func byCaller[Req, Cmd any](v func(auth.Caller, Req) (Cmd, error)) func(target, Req) (Cmd, error) {
-	return func(t target, req Req) (Cmd, error) { return v(t.caller, req) }
+func byCaller[Req, Cmd any](v func(auth.Caller, Req) (Cmd, error)) func(call, Req) (Cmd, error) {
+	return func(in call, req Req) (Cmd, error) { return v(in.caller, req) }
 }
 
-func byAnyone[Req, Cmd any](v func(Req) (Cmd, error)) func(target, Req) (Cmd, error) {
-	return func(_ target, req Req) (Cmd, error) { return v(req) }
+func byAnyone[Req, Cmd any](v func(Req) (Cmd, error)) func(call, Req) (Cmd, error) {
+	return func(_ call, req Req) (Cmd, error) { return v(req) }
 }
 
-func byPathID[Req, Cmd any](v func(uuid.UUID, Req) (Cmd, error)) func(target, Req) (Cmd, error) {
-	return func(t target, req Req) (Cmd, error) { return v(t.ids["id"], req) }
+func byPathID[Req, Cmd any](v func(uuid.UUID, Req) (Cmd, error)) func(call, Req) (Cmd, error) {
+	return func(in call, req Req) (Cmd, error) { return v(in.id, req) }
 }
 
 // pathIDOnly is the validation of an action whose command is the resource's ID alone (its body is {}).
 func pathIDOnly[Req any](id uuid.UUID, _ Req) (uuid.UUID, error) { return id, nil }
 
 // decodeWrite does what every write needs before its use case: the caller, the Idempotency-Key and the strictly
-// decoded body, whose canonical form (with method and path) identifies the request under that key.
-func decodeWrite(w http.ResponseWriter, r *http.Request, dst any, decode func(http.ResponseWriter, *http.Request, any) ([]byte, error)) (auth.Caller, Idempotency, bool) {
+// decoded body, whose canonical form (with method, path and the If-Match of a conditional route) identifies the
+// request under that key.
+func decodeWrite(w http.ResponseWriter, r *http.Request, dst any, decode func(http.ResponseWriter, *http.Request, any) ([]byte, error), ifMatch *string) (auth.Caller, Idempotency, bool) {
 	caller, key, err := callerAndKey(r)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
@@ -205,7 +282,8 @@ func decodeWrite(w http.ResponseWriter, r *http.Request, dst any, decode func(ht
 		httpapi.WriteProblem(w, r, err)
 		return auth.Caller{}, Idempotency{}, false
 	}
-	return caller, Idempotency{Sub: caller.Sub, Key: key, Hash: RequestHash(r.Method, r.URL.Path, canonical)}, true
+	return caller, Idempotency{Sub: caller.Sub, Actor: caller.Actor, Key: key,
+		Hash: requestHash(r.Method, r.URL.Path, ifMatch, canonical)}, true
 }
 
 // callerAndKey returns the authenticated caller and the request's one Idempotency-Key. Two keys are refused rather

@@ -11,12 +11,27 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 )
 
-// canSpend: a user spends from its own user wallets; an admin from any user wallet.
+// canSpend: a user spends from its own user wallets; an admin from any user wallet. An agent acting for the owner
+// (a delegated token) never has the owner's authority: it spends only under a mandate.
 func canSpend(caller auth.Caller, w eventstore.Wallet) bool {
 	if w.Kind == eventstore.KindSystem {
 		return caller.IsAdmin()
 	}
-	return caller.IsAdmin() || w.Owner == caller.Sub
+	return caller.IsAdmin() || (w.Owner == caller.Sub && !caller.Delegated())
+}
+
+// mandatesFor returns the mandates caller holds on wallet w as an agent (Acting): a delegated caller only on the
+// wallets of the sub it acts for, whoever else granted its actor a mandate.
+func mandatesFor(d *decision, caller auth.Caller, w eventstore.Wallet) []eventstore.Mandate {
+	if caller.Delegated() && w.Owner != caller.Sub {
+		return nil
+	}
+	return d.mandatesOf(w.ID, caller.Acting())
+}
+
+// holdsMandate reports whether m is one caller holds as an agent on wallet w.
+func holdsMandate(caller auth.Caller, m eventstore.Mandate, w eventstore.Wallet) bool {
+	return m.Agent == caller.Acting() && m.WalletID == w.ID && (!caller.Delegated() || w.Owner == caller.Sub)
 }
 
 // spendMandate is how a spend from a wallet finds the mandate that authorises it. The mandates are locked FOR
@@ -34,7 +49,7 @@ func (s spendMandate) need(n *needs, caller auth.Caller, walletID uuid.UUID) {
 		n.mandate(s.named)
 	}
 	if !caller.IsAdmin() {
-		n.agentMandates(walletID, caller.Sub)
+		n.agentMandates(walletID, caller.Acting())
 	}
 }
 
@@ -46,11 +61,11 @@ func (s spendMandate) authorize(d *decision, caller auth.Caller, from eventstore
 	if s.named == uuid.Nil && canSpend(caller, from) {
 		return nil, nil
 	}
-	held := d.mandatesOf(from.ID, caller.Sub)
+	held := mandatesFor(d, caller, from)
 	var m eventstore.Mandate
 	if s.named != uuid.Nil {
 		named, ok := d.mandate(s.named)
-		if !ok || named.Agent != caller.Sub || named.WalletID != from.ID {
+		if !ok || !holdsMandate(caller, named, from) {
 			if !canSpend(caller, from) && len(held) == 0 {
 				// Neither its owner nor holding any mandate on it, the caller may not know the wallet exists: answer
 				// exactly as for a missing one, or naming any mandate_id would tell the two apart.
@@ -72,7 +87,7 @@ func (s spendMandate) authorize(d *decision, caller auth.Caller, from eventstore
 		case len(active) > 1:
 			return nil, ErrMandateAmbiguous.Withf("you hold %d active mandates on wallet %s; name one with mandate_id", len(active), from.ID)
 		case len(held) > 0:
-			return nil, ErrMandateInactive.Withf("your mandates on wallet %s are revoked or expired", from.ID)
+			return nil, ErrMandateInactive.Withf("none of your mandates on wallet %s is active (they are suspended, revoked, consumed or expired)", from.ID)
 		default:
 			return nil, walletNotFound(from.ID)
 		}
@@ -88,7 +103,8 @@ func walletNotFound(id uuid.UUID) error {
 	return eventstore.ErrWalletNotFound.Withf("wallet %s does not exist or is not yours", id)
 }
 
-// checkMandate checks what a mandate says about every use of it: active, and the destination allowed.
+// checkMandate checks what a mandate says about every use of it: active (not suspended, revoked, consumed or
+// expired), and the destination allowed.
 func checkMandate(m eventstore.Mandate, dest *uuid.UUID, now time.Time) error {
 	if !m.ActiveAt(now) {
 		return ErrMandateInactive.Withf("mandate %s is %s", m.ID, m.StatusAt(now))
@@ -109,8 +125,9 @@ func checkMandate(m eventstore.Mandate, dest *uuid.UUID, now time.Time) error {
 	return nil
 }
 
-// charge checks amount against the mandate's limits and returns the mandate with it charged to the current
-// period.
+// charge checks one spend of amount against the mandate's limits (per transaction, per period, spends per
+// period) and returns the mandate with it charged and counted in the current periods; a single-use mandate is
+// consumed by it. The spend is a transfer or a hold's creation; a capture is not another spend.
 func charge(m eventstore.Mandate, amount int64, now time.Time) (*eventstore.Mandate, error) {
 	if m.MaxPerTransaction != nil && amount > *m.MaxPerTransaction {
 		return nil, ErrMandateLimitExceeded.Withf("mandate %s allows at most %d per transaction, not %d", m.ID, *m.MaxPerTransaction, amount)
@@ -120,18 +137,53 @@ func charge(m eventstore.Mandate, amount int64, now time.Time) (*eventstore.Mand
 		return nil, ErrMandateLimitExceeded.Withf("mandate %s has %d left of its %d per %s, not %d",
 			m.ID, max(*m.LimitAmount-spent, 0), *m.LimitAmount, m.LimitPeriod, amount)
 	}
-	m.PeriodStart = m.CurrentPeriod(now)
-	// Without a limit the counter is only informative; it saturates rather than overflow.
-	if spent > math.MaxInt64-amount {
-		m.SpentInPeriod = math.MaxInt64
-	} else {
-		m.SpentInPeriod = spent + amount
+	count := m.CountAt(now)
+	if m.MaxTransactions != nil && count >= *m.MaxTransactions {
+		return nil, ErrMandateLimitExceeded.Withf("mandate %s allows %d spends per %s and all are made",
+			m.ID, *m.MaxTransactions, m.MaxTransactionsPeriod)
+	}
+	// Without a limit the counters are only informative; they saturate rather than overflow.
+	m.PeriodStart, m.SpentInPeriod = m.CurrentPeriod(now), saturatingAdd(spent, amount)
+	m.TransactionsPeriodStart, m.TransactionsInPeriod = m.CurrentCountPeriod(now), saturatingAdd(count, 1)
+	if m.SingleUse {
+		m.Status, m.DeactivatedReason = eventstore.MandateConsumed, eventstore.ReasonConsumed
 	}
 	return &m, nil
 }
 
+func saturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// saveSpend records a spend charged to m by charge: its new counters and, when the spend consumed a single-use
+// mandate, the mandate.consumed event.
+func saveSpend(d *decision, m *eventstore.Mandate) {
+	if m == nil {
+		return
+	}
+	d.saveMandate(*m)
+	if m.Status == eventstore.MandateConsumed {
+		saved, _ := d.mandate(m.ID)
+		d.emit(eventstore.NewMandateEvent(eventstore.EventMandateConsumed, saved, d.job.caller.Sub, d.job.caller.Actor, d.now))
+	}
+}
+
+// checkNotFrozen refuses a movement of money out of a frozen wallet. Money may still come in, and holds on it are
+// still voided and expired back into it.
+func checkNotFrozen(w eventstore.Wallet) error {
+	if w.Frozen() {
+		return ErrWalletFrozen.Withf("wallet %s is frozen (%s): no money may leave it until it is unfrozen", w.ID, w.FrozenReason)
+	}
+	return nil
+}
+
 // giveBack returns amount of a hold's charge to its mandate when the hold is released in the period it was
-// charged to; a charge of an earlier period is gone with that period. It reports whether m changed.
+// charged to; a charge of an earlier period is gone with that period. It reports whether m changed. The spend
+// stays counted (max_transactions) and a single-use mandate stays consumed: the hold's creation was the use the
+// mandate allowed, and what became of the hold does not make it unused (fail closed).
 func giveBack(m *eventstore.Mandate, chargedPeriod *time.Time, amount int64, now time.Time) bool {
 	if chargedPeriod == nil || amount <= 0 {
 		return false

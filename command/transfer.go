@@ -80,6 +80,9 @@ func (p *transferPlan) decide(d *decision) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkNotFrozen(from); err != nil {
+		return Result{}, err
+	}
 	to, ok := d.wallet(p.cmd.ToWalletID)
 	if !ok {
 		return Result{}, eventstore.ErrWalletNotFound.Withf("destination wallet %s does not exist", p.cmd.ToWalletID)
@@ -99,8 +102,6 @@ func (p *transferPlan) decide(d *decision) (Result, error) {
 	if err := d.post(&t); err != nil {
 		return Result{}, err
 	}
-	if mandate != nil {
-		d.saveMandate(*mandate)
-	}
+	saveSpend(d, mandate)
 	return Result{Body: eventstore.ViewOf(t, d.isSystem), ID: t.ID}, nil
 }

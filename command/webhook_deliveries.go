@@ -17,8 +17,8 @@ type ResendWebhookDelivery struct {
 }
 
 // validateResend takes the endpoint and the delivery from the path; the body is {}.
-func validateResend(t target, _ EmptyWebhookRequest) (ResendWebhookDelivery, error) {
-	return ResendWebhookDelivery{EndpointID: t.ids["id"], DeliveryID: t.ids["delivery_id"]}, nil
+func validateResend(in call, _ EmptyWebhookRequest) (ResendWebhookDelivery, error) {
+	return ResendWebhookDelivery{EndpointID: in.ids["id"], DeliveryID: in.ids["delivery_id"]}, nil
 }
 
 type resendDeliveryPlan struct {

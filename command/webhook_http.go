@@ -60,6 +60,10 @@ func (c *Commands) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request)
 		httpapi.WriteProblem(w, r, unauthenticated)
 		return
 	}
+	if caller.Delegated() {
+		httpapi.WriteProblem(w, r, ErrForbidden.Withf("%s acts on behalf of %s and may not manage webhook endpoints", caller.Actor, caller.Sub))
+		return
+	}
 	id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
 	if err == nil {
 		err = c.DeleteWebhookEndpoint(r.Context(), caller, id)

@@ -67,7 +67,7 @@ var (
 const (
 	constraintWalletPK        = "wallets_pkey"
 	constraintIdempotencyPK   = "idempotency_keys_pkey"
-	constraintJournalSubKey   = "journal_transactions_sub_key"
+	constraintJournalSubKey   = "journal_transactions_sub_actor_key"
 	constraintNonNegative     = "balance_projections_non_negative"
 	constraintEntryAssetMatch = "journal_entries_wallet_asset_fkey"
 )

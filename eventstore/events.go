@@ -26,6 +26,12 @@ const (
 	EventHoldExpired          = "hold.expired"
 	EventMandateGranted       = "mandate.granted"
 	EventMandateRevoked       = "mandate.revoked"
+	EventWalletFrozen         = "wallet.frozen"
+	EventWalletUnfrozen       = "wallet.unfrozen"
+	EventMandateSuspended     = "mandate.suspended"
+	EventMandateResumed       = "mandate.resumed"
+	EventMandateConsumed      = "mandate.consumed"
+	EventMandateReplaced      = "mandate.replaced"
 	// EventWebhookEndpointDisabled: the relay disabled an endpoint that failed continuously (issue 19).
 	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
@@ -34,7 +40,8 @@ const (
 // added here too.
 var EventTypes = []string{
 	EventWalletCreated, EventTransactionCommitted, EventHoldCreated, EventHoldCaptured, EventHoldVoided,
-	EventHoldExpired, EventMandateGranted, EventMandateRevoked, EventWebhookEndpointDisabled,
+	EventHoldExpired, EventMandateGranted, EventMandateRevoked, EventMandateSuspended, EventMandateResumed,
+	EventMandateConsumed, EventMandateReplaced, EventWalletFrozen, EventWalletUnfrozen, EventWebhookEndpointDisabled,
 }
 
 // Metadata keys of every outbox message.
@@ -50,6 +57,7 @@ type Event struct {
 	Version       int          `json:"version"`
 	OccurredAt    time.Time    `json:"occurred_at"`
 	Sub           string       `json:"sub"`
+	Actor         *string      `json:"actor"` // who acted for sub (a delegated token's act.sub); null when sub acted
 	TransactionID *uuid.UUID   `json:"transaction_id,omitempty"`
 	Kind          string       `json:"kind,omitempty"`
 	Position      int64        `json:"position,omitempty"`
@@ -67,6 +75,8 @@ type Event struct {
 	Mandate       *MandateView `json:"mandate,omitempty"`
 	EndpointID    *uuid.UUID   `json:"endpoint_id,omitempty"` // webhook_endpoint.* events
 	Reason        string       `json:"reason,omitempty"`      // webhook_endpoint.disabled
+	ReplacedBy    *uuid.UUID   `json:"replaced_by,omitempty"` // mandate.replaced: the replacement
+	Wallet        *FreezeView  `json:"wallet,omitempty"`      // wallet.frozen and wallet.unfrozen: the new status
 }
 
 // NewTransactionEvent describes a committed journal transaction.
@@ -83,7 +93,7 @@ func NewTransactionEvent(t Transaction) Event {
 	}
 	return Event{
 		EventID: uuid.New(), Type: EventTransactionCommitted, Version: EventSchemaVersion, OccurredAt: t.CreatedAt,
-		Sub: t.Sub, TransactionID: &id, Kind: t.Kind, Position: t.Position, Asset: t.Asset, Amount: &amount,
+		Sub: t.Sub, Actor: nullable(t.Actor), TransactionID: &id, Kind: t.Kind, Position: t.Position, Asset: t.Asset, Amount: &amount,
 		WalletIDs: wallets, Entries: t.Entries, MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf,
 	}
 }
@@ -94,6 +104,17 @@ func NewWalletEvent(w Wallet, sub string) Event {
 	return Event{
 		EventID: uuid.New(), Type: EventWalletCreated, Version: EventSchemaVersion, OccurredAt: w.CreatedAt,
 		Sub: sub, WalletID: &id, Owner: w.Owner, WalletKind: w.Kind, Asset: w.Asset, WalletIDs: []uuid.UUID{w.ID},
+	}
+}
+
+// NewFreezeEvent describes a wallet frozen or unfrozen (typ) by caller (sub, and actor: "" when the sub acted
+// itself).
+func NewFreezeEvent(typ string, w Wallet, sub, actor string, now time.Time) Event {
+	id := w.ID
+	view := w.Freeze.View()
+	return Event{
+		EventID: uuid.New(), Type: typ, Version: EventSchemaVersion, OccurredAt: now, Sub: sub, Actor: nullable(actor),
+		WalletID: &id, Owner: w.Owner, WalletKind: w.Kind, Asset: w.Asset, WalletIDs: []uuid.UUID{w.ID}, Wallet: &view,
 	}
 }
 

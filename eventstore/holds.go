@@ -30,6 +30,7 @@ type Hold struct {
 	Status               string
 	ExpiresAt            time.Time
 	Sub                  string
+	Actor                string // who acted for Sub (a delegated token's act.sub), or ""
 	MandateID            *uuid.UUID
 	MandatePeriodStart   *time.Time
 	Description          string
@@ -55,7 +56,7 @@ func NewHoldEvent(typ string, h Hold, t Transaction) Event {
 	}
 	amount := t.Amount
 	return Event{
-		EventID: uuid.New(), Type: typ, Version: EventSchemaVersion, OccurredAt: t.CreatedAt, Sub: t.Sub,
+		EventID: uuid.New(), Type: typ, Version: EventSchemaVersion, OccurredAt: t.CreatedAt, Sub: t.Sub, Actor: nullable(t.Actor),
 		TransactionID: &txID, Kind: t.Kind, Position: t.Position, Asset: h.Asset, Amount: &amount,
 		WalletIDs: wallets, MandateID: h.MandateID, HoldID: &id, Hold: &view,
 	}
@@ -63,13 +64,13 @@ func NewHoldEvent(typ string, h Hold, t Transaction) Event {
 
 const holdColumns = `hold_id, wallet_id, asset, to_wallet_id, amount, captured_amount, status, expires_at, sub,
 	mandate_id, mandate_period_start, coalesce(description, ''), metadata, transaction_id, release_transaction_id,
-	created_at, updated_at`
+	created_at, updated_at, coalesce(actor, '')`
 
 func scanHold(row pgx.Row) (Hold, error) {
 	var h Hold
 	err := row.Scan(&h.ID, &h.WalletID, &h.Asset, &h.ToWalletID, &h.Amount, &h.CapturedAmount, &h.Status,
 		&h.ExpiresAt, &h.Sub, &h.MandateID, &h.MandatePeriodStart, &h.Description, &h.Metadata, &h.TransactionID,
-		&h.ReleaseTransactionID, &h.CreatedAt, &h.UpdatedAt)
+		&h.ReleaseTransactionID, &h.CreatedAt, &h.UpdatedAt, &h.Actor)
 	return h, err
 }
 
@@ -85,20 +86,23 @@ func QueueInsertHolds(b *pgx.Batch, hs []Hold) {
 	assets, statuses, subs, descriptions, metadata := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	amounts := make([]int64, n)
 	expires, created := make([]time.Time, n), make([]time.Time, n)
-	periods := make([]*time.Time, n)
+	periods, actors := make([]*time.Time, n), make([]*string, n)
 	for i, h := range hs {
+		actors[i] = nullable(h.Actor)
 		ids[i], wallets[i], assets[i], to[i], amounts[i], statuses[i] = h.ID, h.WalletID, h.Asset, h.ToWalletID, h.Amount, h.Status
 		expires[i], subs[i], mandates[i], periods[i] = h.ExpiresAt, h.Sub, h.MandateID, h.MandatePeriodStart
 		descriptions[i], metadata[i], txs[i], created[i] = h.Description, string(metadataOrEmpty(h.Metadata)), h.TransactionID, h.CreatedAt
 	}
 	b.Queue(`INSERT INTO holds (hold_id, wallet_id, asset, to_wallet_id, amount, captured_amount, status, expires_at,
-		sub, mandate_id, mandate_period_start, description, metadata, transaction_id, created_at, updated_at)
+		sub, mandate_id, mandate_period_start, description, metadata, transaction_id, created_at, updated_at, actor)
 		SELECT id, wallet, asset, dest, amount, 0, status, expires, sub, mandate, period, NULLIF(descr, ''), meta::jsonb,
-			tx, created, created
+			tx, created, created, actor
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::bigint[], $6::text[], $7::timestamptz[],
-			$8::text[], $9::uuid[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[], $14::timestamptz[])
-			AS h(id, wallet, asset, dest, amount, status, expires, sub, mandate, period, descr, meta, tx, created)`,
-		ids, wallets, assets, to, amounts, statuses, expires, subs, mandates, periods, descriptions, metadata, txs, created)
+			$8::text[], $9::uuid[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[], $14::timestamptz[],
+			$15::text[])
+			AS h(id, wallet, asset, dest, amount, status, expires, sub, mandate, period, descr, meta, tx, created, actor)`,
+		ids, wallets, assets, to, amounts, statuses, expires, subs, mandates, periods, descriptions, metadata, txs, created,
+		actors)
 }
 
 // QueueLockHolds queues locking the holds ids (FOR UPDATE, in hold_id order so concurrent writers never deadlock)

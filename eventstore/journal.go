@@ -31,6 +31,7 @@ type Transaction struct {
 	Asset          string
 	Amount         int64
 	Sub            string
+	Actor          string // who acted on behalf of Sub (a delegated token's act.sub); "" when Sub acted itself
 	IdempotencyKey string
 	RequestHash    []byte
 	Description    string
@@ -83,6 +84,7 @@ func QueueAppendAll(b *pgx.Batch, ts []Transaction) {
 		ids, mandates, holds, refunds = make([]uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n), make([]*uuid.UUID, n)
 		positions, amounts            = make([]int64, n), make([]int64, n)
 		kinds, assets, subs, keys     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		actors                        = make([]*string, n)
 		descriptions, metadata        = make([]string, n), make([]string, n)
 		hashes                        = make([][]byte, n)
 		created                       = make([]time.Time, n)
@@ -90,19 +92,21 @@ func QueueAppendAll(b *pgx.Batch, ts []Transaction) {
 	)
 	for i, t := range ts {
 		ids[i], positions[i], kinds[i], assets[i], amounts[i] = t.ID, t.Position, t.Kind, t.Asset, t.Amount
-		subs[i], keys[i], hashes[i], descriptions[i] = t.Sub, t.IdempotencyKey, t.RequestHash, t.Description
+		subs[i], actors[i], keys[i], hashes[i], descriptions[i] = t.Sub, nullable(t.Actor), t.IdempotencyKey, t.RequestHash, t.Description
 		metadata[i], created[i] = string(metadataOrEmpty(t.Metadata)), t.CreatedAt
 		mandates[i], holds[i], refunds[i] = t.MandateID, t.HoldID, t.RefundOf
 		entries += len(t.Entries)
 	}
 	b.Queue(`INSERT INTO journal_transactions
 		(transaction_id, position, kind, asset, amount, sub, idempotency_key, request_hash, description, metadata, created_at,
-		 mandate_id, hold_id, refund_of)
-		SELECT id, pos, kind, asset, amount, sub, key, hash, NULLIF(descr, ''), meta::jsonb, created, mandate, hold, refund
+		 mandate_id, hold_id, refund_of, actor)
+		SELECT id, pos, kind, asset, amount, sub, key, hash, NULLIF(descr, ''), meta::jsonb, created, mandate, hold, refund,
+			actor
 		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::bytea[],
-			$9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::uuid[], $14::uuid[])
-			AS t(id, pos, kind, asset, amount, sub, key, hash, descr, meta, created, mandate, hold, refund)`,
-		ids, positions, kinds, assets, amounts, subs, keys, hashes, descriptions, metadata, created, mandates, holds, refunds)
+			$9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::uuid[], $14::uuid[], $15::text[])
+			AS t(id, pos, kind, asset, amount, sub, key, hash, descr, meta, created, mandate, hold, refund, actor)`,
+		ids, positions, kinds, assets, amounts, subs, keys, hashes, descriptions, metadata, created, mandates, holds, refunds,
+		actors)
 	txIDs := make([]uuid.UUID, 0, entries)
 	wallets := make([]uuid.UUID, 0, entries)
 	entryAssets := make([]string, 0, entries)
@@ -137,10 +141,11 @@ type Party struct {
 func GetTransaction(ctx context.Context, q Querier, id uuid.UUID) (Transaction, []Party, error) {
 	var t Transaction
 	var desc *string
-	err := q.QueryRow(ctx, `SELECT transaction_id, position, kind, asset, amount, sub, idempotency_key, description,
-		metadata, created_at, mandate_id, hold_id, refund_of FROM journal_transactions WHERE transaction_id = $1`, id).
-		Scan(&t.ID, &t.Position, &t.Kind, &t.Asset, &t.Amount, &t.Sub, &t.IdempotencyKey, &desc, &t.Metadata, &t.CreatedAt,
-			&t.MandateID, &t.HoldID, &t.RefundOf)
+	err := q.QueryRow(ctx, `SELECT transaction_id, position, kind, asset, amount, sub, coalesce(actor, ''),
+		idempotency_key, description, metadata, created_at, mandate_id, hold_id, refund_of
+		FROM journal_transactions WHERE transaction_id = $1`, id).
+		Scan(&t.ID, &t.Position, &t.Kind, &t.Asset, &t.Amount, &t.Sub, &t.Actor, &t.IdempotencyKey, &desc, &t.Metadata,
+			&t.CreatedAt, &t.MandateID, &t.HoldID, &t.RefundOf)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Transaction{}, nil, ErrTransactionNotFound.Withf("transaction %s does not exist or is not visible to you", id)
 	}

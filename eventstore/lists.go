@@ -36,7 +36,8 @@ type WalletFilter struct {
 	Asset string // optional
 }
 
-const walletListColumns = `w.wallet_id, w.asset, w.owner, w.kind, w.metadata, w.created_at`
+const walletListColumns = `w.wallet_id, w.asset, w.owner, w.kind, w.metadata, w.created_at, w.status,
+	coalesce(w.frozen_reason, '') AS frozen_reason, coalesce(w.frozen_by, '') AS frozen_by, w.frozen_at, w.frozen_by_admin`
 
 // walletListQuery is the statement of one page of wallets below key.
 func walletListQuery(f WalletFilter, key PageKey, limit int) (string, pgx.NamedArgs) {
@@ -155,12 +156,15 @@ func mandateListQuery(f MandateFilter, key PageKey, limit int) (string, pgx.Name
 		sql += ` AND agent = @agent`
 	}
 	switch f.Status {
-	case MandateActive:
-		sql += ` AND status = 'active' AND expires_at > @now`
+	case MandateActive, MandateSuspended:
+		args["status"] = f.Status
+		sql += ` AND status = @status AND expires_at > @now`
 	case MandateExpired:
-		sql += ` AND status = 'active' AND expires_at <= @now`
-	case MandateRevoked:
-		sql += ` AND status = 'revoked'`
+		// A suspended mandate past its expiry reads as expired too (Mandate.StatusAt).
+		sql += ` AND status IN ('active', 'suspended') AND expires_at <= @now`
+	case MandateRevoked, MandateConsumed:
+		args["status"] = f.Status
+		sql += ` AND status = @status`
 	}
 	return sql + ` AND (created_at, mandate_id) < (@at, @id) ORDER BY created_at DESC, mandate_id DESC LIMIT @limit`, args
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 )
 
-// WalletView is the JSON representation of a wallet with its projected balance.
+// WalletView is the JSON representation of a wallet with its projected balance and its status (active or frozen).
 type WalletView struct {
 	WalletID  uuid.UUID       `json:"wallet_id"`
 	Asset     string          `json:"asset"`
@@ -20,6 +20,7 @@ type WalletView struct {
 	Held      int64           `json:"held"`
 	Metadata  json.RawMessage `json:"metadata"`
 	CreatedAt time.Time       `json:"created_at"`
+	eventstore.FreezeView
 }
 
 // NewWalletView joins a wallet with its balance.
@@ -31,5 +32,6 @@ func NewWalletView(w eventstore.Wallet, b Balance) WalletView {
 	return WalletView{
 		WalletID: w.ID, Asset: w.Asset, Owner: w.Owner, Kind: w.Kind,
 		Balance: b.Balance, Available: b.Available(), Held: b.Held, Metadata: meta, CreatedAt: w.CreatedAt,
+		FreezeView: w.Freeze.View(),
 	}
 }

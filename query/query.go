@@ -59,14 +59,15 @@ type AuditView struct {
 	CheckedAt        time.Time `json:"checked_at"`
 }
 
-// visibleWallet returns the wallet when caller may see it. Another owner's wallet answers exactly like a missing
-// one, so its existence is never revealed.
+// visibleWallet returns the wallet when caller may see it as its owner (or an admin). Another owner's wallet answers
+// exactly like a missing one, so its existence is never revealed. An agent acting for the owner (a delegated
+// token) is not the owner: it reads what an agent reads (spendableWallet).
 func (q *Queries) visibleWallet(ctx context.Context, caller auth.Caller, id uuid.UUID) (eventstore.Wallet, error) {
 	w, err := eventstore.GetWallet(ctx, q.store.Pool(), id)
 	if err != nil {
 		return eventstore.Wallet{}, err
 	}
-	if !caller.IsAdmin() && (w.Kind != eventstore.KindUser || w.Owner != caller.Sub) {
+	if !caller.IsAdmin() && (w.Kind != eventstore.KindUser || w.Owner != caller.Sub || caller.Delegated()) {
 		return eventstore.Wallet{}, eventstore.ErrWalletNotFound.Withf("wallet %s does not exist or is not visible to you", id)
 	}
 	return w, nil
@@ -118,13 +119,14 @@ func (q *Queries) Transaction(ctx context.Context, caller auth.Caller, id uuid.U
 	if err != nil {
 		return eventstore.TransactionView{}, err
 	}
-	// Whoever made a transaction (an agent spending under a mandate) may see it too.
-	visible := caller.IsAdmin() || t.Sub == caller.Sub
+	// Whoever made a transaction (an agent spending under a mandate; a delegated caller is the sub and the actor
+	// together) may see it too; an agent acting for an owner sees no more than what it made.
+	visible := caller.IsAdmin() || (t.Sub == caller.Sub && t.Actor == caller.Actor)
 	system := map[uuid.UUID]bool{}
 	for i, p := range parties {
 		if p.Kind == eventstore.KindSystem {
 			system[t.Entries[i].WalletID] = true
-		} else if p.Owner == caller.Sub {
+		} else if p.Owner == caller.Sub && !caller.Delegated() {
 			visible = true
 		}
 	}
@@ -144,12 +146,27 @@ func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	r.Handle("/v1/wallets/{id}/transactions", read(serveListOn(q.History))).Methods(http.MethodGet)
 	r.Handle("/v1/holds/{id}", read(serve(q.Hold))).Methods(http.MethodGet)
 	r.Handle("/v1/wallets/{id}/mandates", read(serveListOn(q.WalletMandates, mandateFilters...))).Methods(http.MethodGet)
-	r.Handle("/v1/mandates/{id}", read(serve(q.Mandate))).Methods(http.MethodGet)
-	webhookRoutes(r, q, read)
+	r.Handle("/v1/mandates/{id}", read(http.HandlerFunc(q.serveMandate))).Methods(http.MethodGet)
+	// The principal's own views: an agent acting for it (a delegated token) reads only the single resources it may
+	// spend from, never the lists, the feed or the webhook endpoints of its principal.
+	own := func(h http.Handler) http.Handler { return read(principalOnly(h)) }
+	webhookRoutes(r, q, own)
 	// Lists, cursor-paged in one envelope (lists.go).
-	r.Handle("/v1/wallets", read(serveList(q.Wallets, walletFilters...))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/holds", read(serveListOn(q.WalletHolds, holdFilters...))).Methods(http.MethodGet)
-	r.Handle("/v1/transactions", read(serveList(q.Transactions, transactionFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets", own(serveList(q.Wallets, walletFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/holds", own(serveListOn(q.WalletHolds, holdFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/transactions", own(serveList(q.Transactions, transactionFilters...))).Methods(http.MethodGet)
+}
+
+// principalOnly refuses a delegated caller (auth.Caller.Actor) with 403 forbidden.
+func principalOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if caller, _ := auth.CallerFrom(r.Context()); caller.Delegated() {
+			httpapi.WriteProblem(w, r, httpapi.Errorf("forbidden",
+				"%s acts on behalf of %s: this view is %s's own; read the single resources you may spend from", caller.Actor, caller.Sub, caller.Sub))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 )
 
 // Helpers of the holds, mandates and refunds tests.
@@ -68,6 +70,8 @@ func ledgerConsistent(t *testing.T, a *testAPI, wallets ...string) {
 	check("held differs from active holds", `SELECT p.wallet_id, p.held, h.s FROM balance_projections p
 		LEFT JOIN (SELECT wallet_id, sum(amount) AS s FROM holds WHERE status = 'active' GROUP BY wallet_id) h USING (wallet_id)
 		WHERE p.kind = 'user' AND p.held <> coalesce(h.s, 0)`)
+	check("mandate over its count", `SELECT mandate_id, transactions_in_period, max_transactions FROM mandates
+		WHERE max_transactions IS NOT NULL AND transactions_in_period > max_transactions`)
 	check("refunds exceed original", `SELECT o.transaction_id, o.amount, sum(r.amount) FROM journal_transactions r
 		JOIN journal_transactions o ON o.transaction_id = r.refund_of GROUP BY o.transaction_id, o.amount
 		HAVING sum(r.amount) > o.amount`)
@@ -81,3 +85,37 @@ func ledgerConsistent(t *testing.T, a *testAPI, wallets ...string) {
 }
 
 func fmtValues(vals []any) string { return fmt.Sprint(vals...) }
+
+// actToken mints a delegated token (RFC 8693 act): actor acting on behalf of sub.
+func actToken(t testing.TB, sub, actor string, scopes ...string) string {
+	t.Helper()
+	tok, err := auth.MintActing(testSecret, config.DefaultJWTAudience, sub, actor, scopes, time.Hour)
+	require.NoError(t, err)
+	return tok
+}
+
+// journalOf is what the journal says of a wallet: its balance (the sum of its entries) and how many journal
+// transactions touched it, recomputed from the entries, never from the projection.
+func journalOf(t *testing.T, wallet string) (balance, transactions int64) {
+	t.Helper()
+	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(), `SELECT coalesce(sum(amount), 0)::bigint,
+		count(DISTINCT transaction_id) FROM journal_entries WHERE wallet_id = $1`, wallet).Scan(&balance, &transactions))
+	return balance, transactions
+}
+
+// spendsUnder counts the journal's transfers and holds made under mandate id, and sums them.
+func spendsUnder(t *testing.T, id string) (count, sum int64) {
+	t.Helper()
+	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*), coalesce(sum(amount), 0)::bigint
+		FROM journal_transactions WHERE mandate_id = $1 AND kind IN ('transfer', 'hold')`, id).Scan(&count, &sum))
+	return count, sum
+}
+
+// eventsOf counts the outbox events of type typ about wallet or mandate id.
+func eventsOf(t *testing.T, typ, id string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM outbox_events
+		WHERE metadata->>'event_type' = $1 AND (payload->>'wallet_id' = $2 OR payload->>'mandate_id' = $2)`, typ, id).Scan(&n))
+	return n
+}

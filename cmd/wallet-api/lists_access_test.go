@@ -133,7 +133,7 @@ func TestCursorsAndFiltersAreChecked(t *testing.T) {
 		"bad wallet_id":    a.get(alice, "/v1/transactions?wallet_id=w1"),
 		"bad time":         a.get(alice, "/v1/transactions?created_after=yesterday"),
 		"empty window":     a.get(alice, "/v1/transactions?created_after=2026-01-02T00:00:00Z&created_before=2026-01-01T00:00:00Z"),
-		"mandate status":   a.get(alice, "/v1/wallets/"+w1+"/mandates?status=suspended"),
+		"mandate status":   a.get(alice, "/v1/wallets/"+w1+"/mandates?status=paused"),
 		"history filter":   a.get(alice, "/v1/wallets/"+w1+"/transactions?kind=transfer"),
 		"control in owner": a.get(alice, "/v1/wallets?owner=a%00b"),
 	} {

@@ -25,6 +25,7 @@ func TestNullableRequestFieldsMatchTheDocument(t *testing.T) {
 		"CaptureHoldRequest":           command.CaptureHoldRequest{},
 		"GrantMandateRequest":          command.GrantMandateRequest{},
 		"RefundRequest":                command.RefundRequest{},
+		"FreezeWalletRequest":          command.FreezeWalletRequest{},
 		"EmptyRequest":                 command.VoidHoldRequest{},
 		"CreateWebhookEndpointRequest": command.CreateWebhookEndpointRequest{},
 	}

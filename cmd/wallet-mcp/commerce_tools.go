@@ -86,7 +86,7 @@ type WalletsOutput struct {
 // MandatesInput pages through a wallet's mandates.
 type MandatesInput struct {
 	WalletID string `json:"wallet_id" jsonschema:"the wallet's UUID"`
-	Status   string `json:"status,omitempty" jsonschema:"only mandates in this status: active, revoked or expired"`
+	Status   string `json:"status,omitempty" jsonschema:"only mandates in this status: active, suspended, revoked, expired or consumed"`
 	PageInput
 }
 
@@ -154,17 +154,26 @@ type MandatesOutput struct {
 
 // MandateOutput is one mandate.
 type MandateOutput struct {
-	MandateID           string   `json:"mandate_id"`
-	Agent               string   `json:"agent"`
-	Status              string   `json:"status" jsonschema:"active, revoked or expired"`
-	Asset               string   `json:"asset"`
-	MaxPerTransaction   int64    `json:"max_per_transaction,omitempty"`
-	LimitAmount         int64    `json:"limit_amount,omitempty"`
-	LimitPeriod         string   `json:"limit_period,omitempty" jsonschema:"day, week, month or total"`
-	SpentInPeriod       int64    `json:"spent_in_period"`
-	Remaining           *int64   `json:"remaining,omitempty" jsonschema:"what the limit still allows this period"`
-	AllowedDestinations []string `json:"allowed_destinations,omitempty"`
-	ExpiresAt           string   `json:"expires_at"`
+	MandateID             string   `json:"mandate_id"`
+	WalletID              string   `json:"wallet_id"`
+	Agent                 string   `json:"agent"`
+	Status                string   `json:"status" jsonschema:"active, suspended, revoked, expired or consumed; only active spends"`
+	DeactivatedReason     string   `json:"deactivated_reason,omitempty" jsonschema:"why it no longer spends: suspended, revoked, renounced, replaced, consumed or expired"`
+	Version               int64    `json:"version"`
+	Asset                 string   `json:"asset"`
+	SingleUse             bool     `json:"single_use" jsonschema:"the first spend consumes it"`
+	MaxPerTransaction     int64    `json:"max_per_transaction,omitempty"`
+	LimitAmount           int64    `json:"limit_amount,omitempty"`
+	LimitPeriod           string   `json:"limit_period,omitempty" jsonschema:"day, week, month or total"`
+	SpentInPeriod         int64    `json:"spent_in_period"`
+	Remaining             *int64   `json:"remaining,omitempty" jsonschema:"what the limit still allows this period"`
+	MaxTransactions       int64    `json:"max_transactions,omitempty" jsonschema:"the most spends per max_transactions_period"`
+	MaxTransactionsPeriod string   `json:"max_transactions_period,omitempty" jsonschema:"day, week, month or total"`
+	TransactionsInPeriod  int64    `json:"transactions_in_period"`
+	TransactionsRemaining *int64   `json:"transactions_remaining,omitempty" jsonschema:"how many more spends max_transactions allows this period"`
+	Replaces              string   `json:"replaces,omitempty" jsonschema:"the mandate this one replaced"`
+	AllowedDestinations   []string `json:"allowed_destinations,omitempty"`
+	ExpiresAt             string   `json:"expires_at"`
 }
 
 func keyOption(key string) []client.CallOption {
@@ -268,14 +277,8 @@ func (t *tools) listMandates(ctx context.Context, req *mcp.CallToolRequest, in M
 	if l.NextCursor != nil {
 		out.NextCursor = *l.NextCursor
 	}
-	for _, m := range l.Data {
-		mo := MandateOutput{MandateID: m.MandateID, Agent: m.Agent, Status: m.Status, Asset: m.Asset,
-			MaxPerTransaction: m.MaxPerTransaction, SpentInPeriod: m.SpentInPeriod, Remaining: m.Remaining,
-			AllowedDestinations: m.AllowedDestinations, ExpiresAt: stamp(m.ExpiresAt)}
-		if m.Limit != nil {
-			mo.LimitAmount, mo.LimitPeriod = m.Limit.Amount, m.Limit.Period
-		}
-		out.Mandates = append(out.Mandates, mo)
+	for i := range l.Data {
+		out.Mandates = append(out.Mandates, mandateOutput(&l.Data[i]))
 	}
 	return nil, out, nil
 }
@@ -301,4 +304,19 @@ func (t *tools) listWallets(ctx context.Context, req *mcp.CallToolRequest, in Wa
 		out.Wallets = append(out.Wallets, walletOutput(&p.Data[i]))
 	}
 	return nil, out, nil
+}
+
+func mandateOutput(m *client.Mandate) MandateOutput {
+	mo := MandateOutput{MandateID: m.MandateID, WalletID: m.WalletID, Agent: m.Agent, Status: m.Status,
+		DeactivatedReason: m.DeactivatedReason, Version: m.Version, Asset: m.Asset, SingleUse: m.SingleUse,
+		MaxPerTransaction: m.MaxPerTransaction, SpentInPeriod: m.SpentInPeriod, Remaining: m.Remaining,
+		TransactionsInPeriod: m.TransactionsInPeriod, TransactionsRemaining: m.TransactionsRemaining, Replaces: m.Replaces,
+		AllowedDestinations: m.AllowedDestinations, ExpiresAt: stamp(m.ExpiresAt)}
+	if m.Limit != nil {
+		mo.LimitAmount, mo.LimitPeriod = m.Limit.Amount, m.Limit.Period
+	}
+	if m.MaxTransactions != nil {
+		mo.MaxTransactions, mo.MaxTransactionsPeriod = m.MaxTransactions.Count, m.MaxTransactions.Period
+	}
+	return mo
 }

@@ -32,6 +32,10 @@ type WalletOutput struct {
 	Held      int64          `json:"held"`
 	Metadata  map[string]any `json:"metadata,omitempty"`
 	CreatedAt string         `json:"created_at"`
+	Status    string         `json:"status" jsonschema:"active, or frozen: no money may leave it"`
+	// FrozenReason and FrozenBy say why and by whom a frozen wallet was frozen.
+	FrozenReason string `json:"frozen_reason,omitempty"`
+	FrozenBy     string `json:"frozen_by,omitempty"`
 }
 
 // EntryOutput is one signed entry: debit negative, credit positive.
@@ -48,6 +52,7 @@ type TransactionOutput struct {
 	Kind           string         `json:"kind"`
 	Position       int64          `json:"position"`
 	Sub            string         `json:"sub"`
+	Actor          string         `json:"actor,omitempty" jsonschema:"the agent that acted on behalf of sub, when one did"`
 	IdempotencyKey string         `json:"idempotency_key"`
 	Asset          string         `json:"asset"`
 	Amount         int64          `json:"amount"`
@@ -82,14 +87,22 @@ func balanceOutput(b *client.Balance) BalanceOutput {
 
 func walletOutput(w *client.Wallet) WalletOutput {
 	return WalletOutput{WalletID: w.WalletID, Asset: w.Asset, Owner: w.Owner, Kind: w.Kind, Balance: w.Balance,
-		Available: w.Available, Held: w.Held, Metadata: object(w.Metadata), CreatedAt: stamp(w.CreatedAt)}
+		Available: w.Available, Held: w.Held, Metadata: object(w.Metadata), CreatedAt: stamp(w.CreatedAt),
+		Status: w.Status, FrozenReason: deref(w.FrozenReason), FrozenBy: deref(w.FrozenBy)}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func transactionOutput(t *client.Transaction) TransactionOutput {
 	out := TransactionOutput{TransactionID: t.TransactionID, Kind: t.Kind, Position: t.Position, Sub: t.Sub,
 		IdempotencyKey: t.IdempotencyKey, Asset: t.Asset, Amount: t.Amount, FromWalletID: t.FromWalletID,
 		ToWalletID: t.ToWalletID, WalletID: t.WalletID, Description: t.Description, Reason: t.Reason,
-		MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf,
+		MandateID: t.MandateID, HoldID: t.HoldID, RefundOf: t.RefundOf, Actor: deref(t.Actor),
 		Metadata: object(t.Metadata), Entries: make([]EntryOutput, 0, len(t.Entries)), CreatedAt: stamp(t.CreatedAt)}
 	for _, e := range t.Entries {
 		out.Entries = append(out.Entries, EntryOutput(e))

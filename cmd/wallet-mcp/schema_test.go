@@ -31,6 +31,8 @@ func TestToolSchemasArePlainAndDescriptionsSayHowToUseMoney(t *testing.T) {
 		"transfer": {"amount", "asset", "from_wallet_id", "to_wallet_id"}, "list_wallets": nil,
 		"list_transactions": {"wallet_id"}, "create_hold": {"amount", "asset", "wallet_id"},
 		"capture_hold": {"hold_id"}, "void_hold": {"hold_id"}, "list_mandates": {"wallet_id"},
+		"freeze_wallet": {"reason", "wallet_id"}, "suspend_mandate": {"mandate_id"}, "revoke_mandate": {"mandate_id"},
+		"get_mandate": {"mandate_id"},
 	}
 	var names []string
 	for _, tool := range list.Tools {

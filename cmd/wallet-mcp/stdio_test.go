@@ -64,7 +64,8 @@ func TestStdioSubprocessTransfersOnceAndExplainsRefusals(t *testing.T) {
 		names = append(names, tool.Name)
 	}
 	assert.ElementsMatch(t, []string{"get_balance", "get_wallet", "get_transaction", "list_transactions", "transfer",
-		"create_hold", "capture_hold", "void_hold", "list_mandates", "list_wallets"}, names)
+		"create_hold", "capture_hold", "void_hold", "list_mandates", "list_wallets", "get_mandate", "suspend_mandate",
+		"revoke_mandate", "freeze_wallet"}, names)
 
 	args := map[string]any{"from_wallet_id": l.agentWallet, "to_wallet_id": l.merchantWallet, "amount": 400,
 		"asset": "USD", "idempotency_key": "stdio-order-1"}

@@ -41,6 +41,7 @@ func newServer(t *tools, version string) *mcp.Server {
 			minorUnits + " Returns the transaction and the idempotency_key used. " + retrySameKey,
 		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, DestructiveHint: ptr(false)}}, t.transfer)
 	addCommerceTools(s, t)
+	addControlTools(s, t)
 	return s
 }
 
@@ -174,9 +175,10 @@ var hints = map[string]string{
 	"idempotency_key_in_use":  "The first call with this idempotency_key is still running. Wait a moment and retry with the same idempotency_key.",
 	"unauthorized":            "Your token is missing, invalid or expired. Get a new wallet-api token from your operator.",
 	"insufficient_scope":      "Your token lacks the scope this needs (wallet:read to read, wallet:write to move money).",
-	"forbidden":               "You are not allowed to do this.",
-	"mandate_limit_exceeded":  "This would exceed the spending limit your mandate grants. Ask for a smaller amount or ask the wallet owner to raise the limit.",
-	"mandate_inactive":        "Your mandate for this wallet has expired or was revoked. Ask the wallet owner for a new one.",
+	"forbidden":               "You are not allowed to do this. Acting for your principal you may spend under your mandate, release your own holds, suspend or revoke your mandate and freeze; granting, resuming, unfreezing, refunding and adjusting are your principal's.",
+	"mandate_limit_exceeded":  "This would exceed a limit your mandate grants (an amount per transaction or per period, or a number of spends). Ask for a smaller amount, wait for the next period, or ask the wallet owner to raise the limit.",
+	"mandate_inactive":        "Your mandate for this wallet is suspended, revoked, used up (single use) or expired. Check it with get_mandate, and ask the wallet owner to resume it or grant a new one.",
+	"wallet_frozen":           "The wallet is frozen: no money may leave it. Only its owner (or an admin) can unfreeze it; do not retry until they have.",
 	"destination_not_allowed": "Your mandate does not allow paying this destination. Ask the wallet owner to allow it.",
 	"service_unavailable":     "The ledger is temporarily unavailable and nothing was committed. Retry in a few seconds with the SAME idempotency_key.",
 	"rate_limited":            "Too many requests: nothing was done. Wait the seconds given, then retry with the SAME idempotency_key; do not loop faster.",

@@ -20,7 +20,8 @@ import (
 const usage = `usage: walletctl <command> [flags]
 
 commands:
-  token   --sub S --scope "wallet:read wallet:write" [--ttl 1h]   mint a dev token signed with JWT_SECRET
+  token   --sub S --scope "wallet:read wallet:write" [--ttl 1h] [--act A]
+                                                                 mint a dev token signed with JWT_SECRET; --act: agent A acting for S
   seed    --count N [--base-url URL]                             create and fund N deterministic wallets
   projections rebuild --dry-run|--apply                          replay the journal, compare, rewrite differing projections
   relay quarantine list [--json]                                 events the relay set aside after RELAY_MAX_ATTEMPTS failures
@@ -70,6 +71,7 @@ func runToken(args []string, stdout io.Writer) error {
 	sub := fs.String("sub", "", "subject (the caller's identity); required")
 	scope := fs.String("scope", auth.ScopeRead+" "+auth.ScopeWrite, "space-separated scopes")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	act := fs.String("act", "", "the agent acting on behalf of --sub (RFC 8693 act claim); empty: a plain token")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +97,14 @@ func runToken(args []string, stdout io.Writer) error {
 	if *ttl <= 0 {
 		return fmt.Errorf("token: --ttl must be positive")
 	}
+	if *act != "" {
+		if err := auth.ValidSub(*act); err != nil {
+			return fmt.Errorf("token: --act: %w", err)
+		}
+		if *act == *sub {
+			return fmt.Errorf("token: --act must differ from --sub")
+		}
+	}
 	secret := os.Getenv("JWT_SECRET")
 	if secret == "" {
 		secret = config.DefaultJWTSecret
@@ -103,7 +113,7 @@ func runToken(args []string, stdout io.Writer) error {
 	if audience == "" {
 		audience = config.DefaultJWTAudience
 	}
-	tok, err := auth.Mint(secret, audience, *sub, scopes, *ttl)
+	tok, err := auth.MintActing(secret, audience, *sub, *act, scopes, *ttl)
 	if err != nil {
 		return err
 	}

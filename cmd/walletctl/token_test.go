@@ -23,8 +23,17 @@ func TestToken(t *testing.T) {
 	assert.Equal(t, "agent-1", caller.Sub)
 	assert.Equal(t, []string{"wallet:read", "wallet:admin"}, caller.Scopes)
 
+	out.Reset()
+	require.Equal(t, 0, run(context.Background(), []string{"token", "--sub", "alice", "--act", "shopping-agent"}, &out, &errs), errs.String())
+	caller, err = auth.NewVerifier("walletctl-test-secret", config.DefaultJWTAudience).Verify(strings.TrimSpace(out.String()))
+	require.NoError(t, err)
+	assert.Equal(t, "alice", caller.Sub)
+	assert.Equal(t, "shopping-agent", caller.Actor)
+
 	for _, args := range [][]string{
 		{"token"},
+		{"token", "--sub", "a", "--act", "a"},
+		{"token", "--sub", "a", "--act", auth.SystemSub},
 		{"token", "--sub", auth.SystemSub},
 		{"token", "--sub", "a\x00b"},
 		{"token", "--sub", "a", "--scope", ""},

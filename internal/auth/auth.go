@@ -38,10 +38,24 @@ const maxSubLength = 255
 // ErrInvalidToken is returned for every token that is not accepted; the reason is wrapped for logs, never sent back.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Caller is the verified identity behind a request.
+// Caller is the verified identity behind a request. Actor is set for a delegated token (RFC 8693 `act`): the
+// agent acting on behalf of Sub. Such a caller never uses Sub's own authority: it is not an admin, owns nothing,
+// and spends only under a mandate Sub's wallet holds for Actor.
 type Caller struct {
 	Sub    string
+	Actor  string
 	Scopes []string
+}
+
+// Delegated reports whether the caller is an agent acting on behalf of its Sub.
+func (c Caller) Delegated() bool { return c.Actor != "" }
+
+// Acting is the identity mandates name: the actor of a delegated token, otherwise the sub.
+func (c Caller) Acting() string {
+	if c.Delegated() {
+		return c.Actor
+	}
+	return c.Sub
 }
 
 // Has reports whether the caller holds scope; wallet:admin implies read and write.
@@ -52,12 +66,14 @@ func (c Caller) Has(scope string) bool {
 	return (scope == ScopeRead || scope == ScopeWrite) && slices.Contains(c.Scopes, ScopeAdmin)
 }
 
-// IsAdmin reports whether the caller may act on every wallet.
-func (c Caller) IsAdmin() bool { return slices.Contains(c.Scopes, ScopeAdmin) }
+// IsAdmin reports whether the caller may act on every wallet. A delegated caller never is, whatever its scopes:
+// an agent must not borrow an operator's authority.
+func (c Caller) IsAdmin() bool { return !c.Delegated() && slices.Contains(c.Scopes, ScopeAdmin) }
 
-// Claims is the token's payload.
+// Claims is the token's payload. Act is RFC 8693's actor claim, kept raw so that its shape is checked exactly.
 type Claims struct {
-	Scope string `json:"scope"`
+	Scope string          `json:"scope"`
+	Act   json.RawMessage `json:"act,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -158,8 +174,40 @@ func (v *Verifier) verify(token string) (Caller, time.Time, error) {
 	if len(scopes) == 0 {
 		return Caller{}, time.Time{}, fmt.Errorf("%w: scope claim is missing or empty", ErrInvalidToken)
 	}
+	actor, err := parseActor(claims.Act, claims.Subject)
+	if err != nil {
+		return Caller{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	// exp is required, so it is set; the parser accepts a token up to exp + leeway, and so does the cache.
-	return Caller{Sub: claims.Subject, Scopes: scopes}, claims.ExpiresAt.Add(leeway), nil
+	return Caller{Sub: claims.Subject, Actor: actor, Scopes: scopes}, claims.ExpiresAt.Add(leeway), nil
+}
+
+// parseActor reads the act claim (RFC 8693 4.1): absent, or an object whose sub names the actor. A chain of
+// delegation (act inside act) is refused rather than flattened: the ledger would have to decide which of the
+// actors its mandates name. An actor that is the subject itself is refused as meaningless. Other members of the
+// object (iss, ...) are ignored, as the RFC allows.
+func parseActor(raw json.RawMessage, sub string) (string, error) {
+	if len(raw) == 0 {
+		return "", nil
+	}
+	var act map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &act); err != nil || act == nil {
+		return "", errors.New("act claim is not a JSON object")
+	}
+	if _, nested := act["act"]; nested {
+		return "", errors.New("act claim is nested: delegation chains are not accepted")
+	}
+	var actor string
+	if err := json.Unmarshal(act["sub"], &actor); err != nil {
+		return "", errors.New("act claim has no sub string")
+	}
+	if err := ValidSub(actor); err != nil {
+		return "", fmt.Errorf("act.sub: %w", err)
+	}
+	if actor == sub {
+		return "", errors.New("act.sub is the token's own sub")
+	}
+	return actor, nil
 }
 
 // numericDates refuses exp, nbf or iat given as anything but a JSON number (RFC 7519 NumericDate): the parser
@@ -211,8 +259,21 @@ func Known(scope string) bool {
 
 // Mint signs a token for sub with the given scopes; walletctl and the tests use it to make dev tokens.
 func Mint(secret, audience, sub string, scopes []string, ttl time.Duration) (string, error) {
+	return MintActing(secret, audience, sub, "", scopes, ttl)
+}
+
+// MintActing signs a delegated token: actor acting on behalf of sub (RFC 8693 `act`); actor "" mints a plain one.
+func MintActing(secret, audience, sub, actor string, scopes []string, ttl time.Duration) (string, error) {
 	now := time.Now()
+	var act json.RawMessage
+	if actor != "" {
+		var err error
+		if act, err = json.Marshal(map[string]string{"sub": actor}); err != nil {
+			return "", fmt.Errorf("encode act claim: %w", err)
+		}
+	}
 	claims := Claims{
+		Act:   act,
 		Scope: strings.Join(scopes, " "),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   sub,

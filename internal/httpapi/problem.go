@@ -58,6 +58,9 @@ var statusByCode = map[string]int{
 	"refund_exceeds_original":  http.StatusUnprocessableEntity,
 	"not_refundable":           http.StatusUnprocessableEntity,
 	"rate_limited":             http.StatusTooManyRequests,
+	"wallet_frozen":            http.StatusLocked,
+	"version_mismatch":         http.StatusPreconditionFailed,
+	"precondition_required":    http.StatusPreconditionRequired,
 	"internal_error":           http.StatusInternalServerError,
 	"service_unavailable":      http.StatusServiceUnavailable,
 
@@ -95,7 +98,7 @@ var titleByCode = map[string]string{
 	"reserved_wallet_id":       "Wallet ID is reserved",
 	"balance_out_of_range":     "Balance would leave the representable range",
 	"mandate_limit_exceeded":   "The mandate's limit does not cover this amount",
-	"mandate_inactive":         "The mandate is revoked or expired",
+	"mandate_inactive":         "The mandate is not active (suspended, revoked, consumed or expired)",
 	"destination_not_allowed":  "The mandate does not allow this destination",
 	"mandate_not_found":        "Mandate not found",
 	"hold_not_found":           "Hold not found",
@@ -106,6 +109,9 @@ var titleByCode = map[string]string{
 	"refund_exceeds_original":  "The refunds would exceed the original amount",
 	"not_refundable":           "Only transfers and captures can be refunded",
 	"rate_limited":             "Too many requests; retry after the time Retry-After gives",
+	"wallet_frozen":            "The wallet is frozen: no money may leave it",
+	"version_mismatch":         "The resource changed since the version If-Match names",
+	"precondition_required":    "If-Match naming the version read is required",
 	"internal_error":           "Internal error",
 	"service_unavailable":      "Service unavailable, retry with the same Idempotency-Key",
 
