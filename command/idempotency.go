@@ -57,6 +57,9 @@ type Outcome struct {
 	Location string
 	Replayed bool
 	Problem  bool
+	// Position is the WAL position the answer is known to be committed by (PostgreSQL's text form of an LSN), sent
+	// as Ledger-Position; see withPosition.
+	Position string
 }
 
 type storedResponse struct {
@@ -108,21 +111,40 @@ func (c *Commands) execute(ctx context.Context, idem Idempotency, instance strin
 		}
 		c.queueStore(b, idem, status, encoded, location)
 		out = Outcome{Status: status, Body: encoded, Location: location}
-		return tx.SendAndCommit(ctx, b)
+		if err := tx.SendAndCommit(ctx, b); err != nil {
+			return err
+		}
+		out.Position = tx.CommitLSN()
+		return nil
 	})
 	switch {
 	case err == nil:
-		return out, nil
 	case errors.Is(err, errReplay):
-		return c.replay(ctx, idem, prior)
+		out, err = c.replay(ctx, idem, prior)
 	case errors.Is(err, eventstore.ErrIdempotencyKeyInUse):
 		// Another request with this key committed while this one ran: answer with its response.
-		return c.lookupAndReplay(ctx, idem, err)
+		out, err = c.lookupAndReplay(ctx, idem, err)
 	case storable(err):
-		return c.storeRefusal(ctx, idem, instance, err)
+		out, err = c.storeRefusal(ctx, idem, instance, err)
 	default:
 		return Outcome{}, err
 	}
+	return c.withPosition(ctx, out, err)
+}
+
+// withPosition gives an answer without a commit position of its own the primary's current WAL position: a replayed
+// response (its write committed before the key's record could be read, so before now), a stored refusal (decided
+// on what was committed before it), or a commit whose position could not be read after COMMIT. A later position is
+// always safe for read-your-writes; it may only make a replica read wait a little longer. Should even that read
+// fail, the answer goes without Ledger-Position (reads without one are served by the primary).
+func (c *Commands) withPosition(ctx context.Context, out Outcome, err error) (Outcome, error) {
+	if err != nil || out.Position != "" {
+		return out, err
+	}
+	if pos, perr := c.store.CurrentLSN(ctx); perr == nil {
+		out.Position = pos
+	}
+	return out, nil
 }
 
 func (c *Commands) replay(ctx context.Context, idem Idempotency, prior *storedResponse) (Outcome, error) {

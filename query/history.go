@@ -10,8 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
+	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
@@ -46,16 +48,29 @@ func (q *Queries) History(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	wallet, err := q.visibleWallet(r.Context(), caller, id)
+	min, err := minPosition(r)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	page, err := projector.ReadHistory(r.Context(), q.store, id, before, limit)
+	// The history read model is eventually consistent anyway: a replica answers it.
+	type walletPage struct {
+		wallet eventstore.Wallet
+		page   projector.HistoryPage
+	}
+	wp, err := readFrom(r.Context(), q, replica.Bounded, min, func(on *Queries) (walletPage, error) {
+		wallet, err := on.visibleWallet(r.Context(), caller, id)
+		if err != nil {
+			return walletPage{}, err
+		}
+		page, err := projector.ReadHistory(r.Context(), on.store, id, before, limit)
+		return walletPage{wallet, page}, err
+	})
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
+	wallet, page := wp.wallet, wp.page
 	v := HistoryView{WalletID: id, Asset: wallet.Asset, Entries: page.Entries, Consistency: "eventual",
 		ReadModel: page.Lag}
 	if v.Entries == nil {

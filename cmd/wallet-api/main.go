@@ -37,8 +37,9 @@ func run() int {
 		slog.Error("wallet-api cannot start", "error", err)
 		return 2
 	}
-	defer a.pool.Close()
+	defer a.close()
 	go a.purgeKeys(ctx, 10*time.Minute)
+	go a.reads.Run(ctx)
 	serveDebug()
 
 	srv := &http.Server{
