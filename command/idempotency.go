@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -234,14 +233,4 @@ func (c *Commands) queueStore(b *pgx.Batch, idem Idempotency, status int, body [
 	}
 	b.Queue(`INSERT INTO idempotency_keys (sub, idempotency_key, request_hash, status_code, response_body, location, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, idem.Sub, idem.Key, idem.Hash, status, body, loc, c.now().Add(c.keyTTL))
-}
-
-// PurgeExpiredKeys deletes idempotency keys past their retention, in bounded batches so it never holds long locks.
-func (c *Commands) PurgeExpiredKeys(ctx context.Context) (int64, error) {
-	tag, err := c.store.Pool().Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid IN (
-		SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT 10000)`, time.Now())
-	if err != nil {
-		return 0, eventstore.Classify(fmt.Errorf("purge idempotency keys: %w", err))
-	}
-	return tag.RowsAffected(), nil
 }

@@ -110,3 +110,26 @@ func TestComposeReadReplica(t *testing.T) {
 		t.Errorf("the relay gets READ_DATABASE_URL %q; only wallet-api reads from the replica", got)
 	}
 }
+
+// Every table or stream the relay fills is bounded by default: the outbox (OUTBOX_RETENTION), the JetStream stream
+// it publishes to (NATS_STREAM_MAX_AGE) and the SQL topic (RELAY_SQL_TOPIC_RETENTION), in the chart and the compose
+// stack alike.
+func TestRelayRetentionIsBoundedByDefault(t *testing.T) {
+	r := renderChart(t, "--set", "secretEnv.JWT_SECRET=s", "--set-string", "secretEnv.DATABASE_URL=postgres://u@db/w")
+	relay := object[appsv1.Deployment](t, r, "Deployment", "wallet-service-relay").Spec.Template.Spec.Containers[0]
+	p, err := loadCompose(t, exampleEnv(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"OUTBOX_RETENTION", "NATS_STREAM_MAX_AGE", "RELAY_SQL_TOPIC_RETENTION"} {
+		if d, err := time.ParseDuration(envValue(relay, key)); err != nil || d < 2*time.Minute {
+			t.Errorf("chart relay %s = %q: want a bounded retention of at least 2m (%v)", key, envValue(relay, key), err)
+		}
+	}
+	composeRelay := p.Services["relay"]
+	for _, key := range []string{"OUTBOX_RETENTION", "NATS_STREAM_MAX_AGE"} {
+		if d, err := time.ParseDuration(envOf(composeRelay, key)); err != nil || d < 2*time.Minute {
+			t.Errorf("compose relay %s = %q: want a bounded retention of at least 2m (%v)", key, envOf(composeRelay, key), err)
+		}
+	}
+}
