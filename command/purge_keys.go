@@ -15,15 +15,17 @@ const purgeBatch = 5000
 // PurgeExpiredKeys deletes every idempotency key past its retention and returns how many went. Keys expire as fast as
 // writes arrive (one per write), so a run deletes batches until one comes back short: a single bounded batch per
 // run fell behind any steady write rate and let the table grow without end. Each batch is an index range scan on
-// expires_at, so a run costs what it deletes, not the table's size; SKIP LOCKED lets the purges of several
+// expires_at and a TID scan, so a run costs what it deletes, not the table's size; SKIP LOCKED lets the purges of several
 // wallet-api replicas take disjoint batches instead of queueing on each other's rows. Once a key's record is gone,
 // the journal's UNIQUE (sub, idempotency_key) still refuses to move money twice under it.
 func (c *Commands) PurgeExpiredKeys(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		tag, err := c.store.Pool().Exec(ctx, `DELETE FROM idempotency_keys WHERE (sub, idempotency_key) IN (
-			SELECT sub, idempotency_key FROM idempotency_keys WHERE expires_at < $1
-			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, time.Now(), purgeBatch)
+		// ctid = ANY(ARRAY(...)) is a TID scan of the rows the subquery locked; an IN (subquery) join may be planned
+		// as a scan of the whole table.
+		tag, err := c.store.Pool().Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+			SELECT ctid FROM idempotency_keys WHERE expires_at < $1
+			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))`, time.Now(), purgeBatch)
 		if err != nil {
 			return total, eventstore.Classify(fmt.Errorf("purge idempotency keys: %w", err))
 		}
