@@ -35,7 +35,7 @@ helm: ## build the helm CLI into bin/helm (Go module proxy, no download)
 deploy-check: helm ## lint and render the Helm chart, validate compose, match the Dockerfile to cmd/
 	$(GO) test -count=1 ./deploy/...
 
-.PHONY: load resiliency bench-ceiling
+.PHONY: load resiliency bench-ceiling bench-grown
 load: ## load suite: fresh DB, API, seed, smoke/baseline/spike/short soak with thresholds and invariants
 	scripts/run_load_suite.sh
 
@@ -44,3 +44,6 @@ resiliency: ## fault suite: API-DB link reset and blackhole, API SIGKILL, hard P
 
 bench-ceiling: ## pgbench TPC-B-like at 16 clients on a scratch DB, then baseline, and their ratio
 	scripts/bench_ceiling.sh
+
+bench-grown: ## fresh vs grown to 10M journal entries (walletctl seed --entries): baseline, reads, audits, sizes; BENCH_GROWN_SOAK=1h adds a soak
+	scripts/bench_grown.sh
