@@ -88,48 +88,53 @@ func (c *GrowConfig) defaults() error {
 func (c *GrowConfig) transfers() int { return (c.Entries - 2*c.Wallets - 2*c.Holds) / 2 }
 
 // Grow writes a consistent ledger of about cfg.Entries journal entries into the fresh, migrated database behind
-// conn, in one transaction: wallets and their projections, the journal, the history read model, the audit's
-// verified prefix sums, holds, mandates and recent outbox events and idempotency keys, each summed from the
-// journal it writes, so every audit and the projection rebuild find it clean. A database already grown is left
-// as it is (AlreadyGrown); one with any other journal entry is refused.
+// conn: wallets and their projections, the journal, the history read model, the audit's verified prefix sums,
+// holds, mandates and recent outbox events and idempotency keys, each summed from the journal it writes, so every
+// audit and the projection rebuild find it clean. A database already grown is left as it is (AlreadyGrown); one
+// with any other journal entry is refused, and so is one a grow stopped part way (recreate it).
 //
 // The session runs with session_replication_role = replica (a superuser's setting): the ledger's per-row triggers
 // and foreign keys would make a bulk load hours long. What they guard is checked afterwards by the full audit and
 // the projection rebuild, which bench-grown runs; the generation itself cannot break it (every transaction gets
 // exactly its balanced entries, in one wallet's asset). Indexes the load would update row by row are dropped and
-// built again once, as the migrations define them.
+// built again once, as the migrations define them. Each step commits on its own: one transaction of minutes would
+// hold back every snapshot's xmin on the whole server, and with it every outbox reader of every other database.
 func Grow(ctx context.Context, conn *pgx.Conn, cfg GrowConfig) (GrowResult, error) {
 	start := time.Now()
 	if err := cfg.defaults(); err != nil {
 		return GrowResult{}, err
 	}
 	res := GrowResult{}
-	var grown, other bool
+	var grown, complete, other bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM journal_transactions WHERE sub = $1),
-		EXISTS (SELECT 1 FROM journal_entries)`, growSub).Scan(&grown, &other); err != nil {
+		EXISTS (SELECT 1 FROM audit_wallet_sums), EXISTS (SELECT 1 FROM journal_entries)`, growSub).
+		Scan(&grown, &complete, &other); err != nil {
 		return res, fmt.Errorf("grow: inspect the database: %w", err)
 	}
-	if grown {
+	switch {
+	case grown && !complete:
+		return res, errors.New("grow: a previous grow of this database stopped part way; drop and recreate it")
+	case grown:
 		res.AlreadyGrown = true
 		err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM wallets), (SELECT count(*) FROM journal_transactions),
 			(SELECT count(*) FROM journal_entries)`).Scan(&res.Wallets, &res.Transactions, &res.Entries)
 		res.Elapsed = time.Since(start)
 		return res, err
-	}
-	if other {
+	case other:
 		return res, errors.New("grow: the journal already has entries; grow a fresh, migrated database")
 	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return res, fmt.Errorf("grow: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() {
+		// The connection is the caller's: leave it as it came.
+		cleanup := context.WithoutCancel(ctx)
+		_, _ = conn.Exec(cleanup, `DROP TABLE IF EXISTS grow_wallets, grow_transfers, grow_holds, grow_sums`)
+		_, _ = conn.Exec(cleanup, `RESET ALL`)
+	}()
 	for _, s := range growSession {
-		if _, err := tx.Exec(ctx, s); err != nil {
+		if _, err := conn.Exec(ctx, s); err != nil {
 			return res, fmt.Errorf("grow: %s: %w", s, err)
 		}
 	}
-	if err := copyWallets(ctx, tx, cfg.Wallets); err != nil {
+	if err := copyWallets(ctx, conn, cfg.Wallets); err != nil {
 		return res, err
 	}
 	sys := eventstore.SystemWalletID(cfg.SystemWalletRoot, cfg.Asset)
@@ -138,25 +143,32 @@ func Grow(ctx context.Context, conn *pgx.Conn, cfg GrowConfig) (GrowResult, erro
 		"recent": cfg.Recent, "asset": cfg.Asset, "sys": sys, "funding": cfg.InitialBalance, "busy": cfg.BusyEvery,
 		"owner": LoadSub, "sub": growSub, "sysowner": eventstore.SystemOwner,
 	}
+	var tx pgx.Tx
 	for _, st := range growSteps {
 		began := time.Now()
+		if tx == nil {
+			var err error
+			if tx, err = conn.Begin(ctx); err != nil {
+				return res, fmt.Errorf("grow: %s: begin: %w", st.name, err)
+			}
+		}
 		if _, err := tx.Exec(ctx, st.sql, args); err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return res, fmt.Errorf("grow: %s: %w", st.name, err)
+		}
+		if !st.withNext {
+			if err := tx.Commit(ctx); err != nil {
+				return res, fmt.Errorf("grow: %s: commit: %w", st.name, err)
+			}
+			tx = nil
 		}
 		if cfg.Log != nil {
 			cfg.Log(st.name, time.Since(began))
 		}
 	}
-	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM wallets), (SELECT count(*) FROM journal_transactions),
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM wallets), (SELECT count(*) FROM journal_transactions),
 		(SELECT count(*) FROM journal_entries)`).Scan(&res.Wallets, &res.Transactions, &res.Entries); err != nil {
 		return res, fmt.Errorf("grow: count: %w", err)
-	}
-	began := time.Now()
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("grow: commit: %w", err)
-	}
-	if cfg.Log != nil {
-		cfg.Log("commit", time.Since(began))
 	}
 	// Autovacuum may be off (it is on the CI machine) or behind: the grown tables get their statistics and their
 	// visibility map now, or the planner guesses and index-only scans visit the heap.
@@ -177,28 +189,29 @@ func Grow(ctx context.Context, conn *pgx.Conn, cfg GrowConfig) (GrowResult, erro
 
 // copyWallets loads the IDs of WalletID(0..n-1) into the temporary table grow_wallets(i, id): they are SHA-1
 // derived in Go, and every later step joins on them.
-func copyWallets(ctx context.Context, tx pgx.Tx, n int) error {
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE grow_wallets (i int PRIMARY KEY, id uuid NOT NULL) ON COMMIT DROP`); err != nil {
+func copyWallets(ctx context.Context, conn *pgx.Conn, n int) error {
+	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE grow_wallets (i int PRIMARY KEY, id uuid NOT NULL)`); err != nil {
 		return fmt.Errorf("grow: wallet table: %w", err)
 	}
 	rows := make([][]any, n)
 	for i := range rows {
 		rows[i] = []any{i, WalletID(i)}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"grow_wallets"}, []string{"i", "id"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"grow_wallets"}, []string{"i", "id"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("grow: copy wallet IDs: %w", err)
 	}
-	_, err := tx.Exec(ctx, `ANALYZE grow_wallets`)
+	_, err := conn.Exec(ctx, `ANALYZE grow_wallets`)
 	return err
 }
 
 // growSession: triggers and foreign keys off (see Grow), no statement timeout, memory for the sorts and index
-// builds, and no wait for the WAL flush of each statement (the COMMIT still waits).
+// builds, and no wait for the WAL flush of each step's COMMIT (the database is unused until Grow returns). Grow
+// resets them before it returns.
 var growSession = []string{
-	`SET LOCAL session_replication_role = replica`,
-	`SET LOCAL statement_timeout = 0`,
-	`SET LOCAL lock_timeout = 0`,
-	`SET LOCAL work_mem = '256MB'`,
-	`SET LOCAL maintenance_work_mem = '512MB'`,
-	`SET LOCAL synchronous_commit = off`,
+	`SET session_replication_role = replica`,
+	`SET statement_timeout = 0`,
+	`SET lock_timeout = 0`,
+	`SET work_mem = '256MB'`,
+	`SET maintenance_work_mem = '512MB'`,
+	`SET synchronous_commit = off`,
 }

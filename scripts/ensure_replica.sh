@@ -3,16 +3,17 @@
 # tests (cmd/wallet-api/replica_test.go), and prints its URL on stdout (the last line; everything else goes to
 # stderr). Idempotent: a standby of this primary that already streams is reused; one that is stopped is started;
 # one that cannot follow the primary any more (WAL gone, another primary, broken directory) is rebuilt with
-# pg_basebackup -R into REPLICA_DIR and started with pg_ctl. It never restarts or reconfigures the primary beyond
-# one pg_hba.conf line allowing local replication connections (trust, like the development entries of
-# scripts/bootstrap_db.sh), followed by a reload.
+# pg_basebackup -R into REPLICA_DIR and started with pg_ctl. It never restarts the primary; it changes its
+# configuration only by one pg_hba.conf line allowing local replication connections (trust, like the development
+# entries of scripts/bootstrap_db.sh) and wal_keep_size (below), each followed by a reload.
 #
 #   scripts/ensure_replica.sh           # ensure it runs; prints postgres://postgres@127.0.0.1:5433/postgres?...
 #   scripts/ensure_replica.sh --stop    # stop it (the tests stop and restart it to prove the fallback)
 #   scripts/ensure_replica.sh --remove  # stop it and delete its directory
 #
-# No replication slot is created on purpose: a forgotten slot would make the primary keep WAL forever. A standby
-# that fell too far behind is rebuilt instead.
+# No replication slot is created on purpose: a forgotten slot would make the primary keep WAL forever. Instead the
+# primary keeps a bounded 1 GB of WAL (wal_keep_size, set with ALTER SYSTEM when smaller), and a standby that fell
+# further behind is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,6 +75,15 @@ case "$(psql_at "$ADMIN_URL" 'SHOW wal_level')" in
 esac
 [ "$(psql_at "$ADMIN_URL" 'SHOW max_wal_senders')" -gt 0 ] || die "the primary has max_wal_senders=0; raise it and restart it"
 PRIMARY_ID="$(psql_at "$ADMIN_URL" 'SELECT system_identifier FROM pg_control_system()')"
+# Without a slot, the primary recycles WAL at each checkpoint; on a busy server (make test writes gigabytes:
+# every package creates a database) that is every few seconds, and a standby that stops for a moment, or one just
+# built, finds the WAL it needs gone. A bounded reserve instead of a slot: 1 GB of WAL kept, at most, whatever
+# happens to the standby. Set with ALTER SYSTEM and a reload (no restart), only when the reserve is smaller.
+if [ "$(psql_at "$ADMIN_URL" "SELECT setting::bigint < 1024 FROM pg_settings WHERE name = 'wal_keep_size'")" = t ]; then
+  log "keeping 1 GB of WAL on the primary for the standby (ALTER SYSTEM SET wal_keep_size = '1GB')"
+  psql_at "$ADMIN_URL" "ALTER SYSTEM SET wal_keep_size = '1GB'" >/dev/null
+  psql_at "$ADMIN_URL" 'SELECT pg_reload_conf()' >/dev/null
+fi
 
 # Replication connections match only pg_hba lines naming "replication" ("all" does not cover them).
 can_replicate() {

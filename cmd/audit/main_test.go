@@ -148,10 +148,21 @@ func TestAuditIncrementalPass(t *testing.T) {
 		k := uuid.NewString()
 		return command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)}
 	}
-	// Passes until the stream is drained: what earlier tests wrote, and rows a running transaction still hides.
+	// Passes until the stream is drained, once every outbox row is readable: the stream reads a row only when no
+	// older transaction of the (shared) server still runs.
 	drain := func() (passes []jsonReport) {
 		t.Helper()
 		deadline := time.Now().Add(time.Minute)
+		for {
+			var waiting bool
+			require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox_events
+				WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&waiting))
+			if !waiting {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "outbox rows never became readable")
+			time.Sleep(20 * time.Millisecond)
+		}
 		for time.Now().Before(deadline) {
 			code, js, _ := audit(t, "--incremental", "--json")
 			require.Contains(t, []int{exitClean, exitDiscrepancy}, code, js)

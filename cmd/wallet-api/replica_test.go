@@ -86,6 +86,29 @@ func (s standby) pause() {
 	waitUntil(s.t, 30*time.Second, "replay paused", func() bool { return s.pauseState() == "paused" })
 }
 
+// waitReplayed waits until the standby has replayed pos: on a busy server its replay can trail the primary by more
+// than REPLICA_MAX_WAIT, and a test that means the standby to answer must not race that.
+func (s standby) waitReplayed(pos string) {
+	s.t.Helper()
+	want, err := replica.ParsePosition(pos)
+	require.NoError(s.t, err)
+	waitUntil(s.t, 2*time.Minute, "the standby to replay "+pos, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, s.url)
+		if err != nil {
+			return false
+		}
+		defer conn.Close(ctx)
+		var replayed string
+		if err := conn.QueryRow(ctx, `SELECT pg_last_wal_replay_lsn()::text`).Scan(&replayed); err != nil {
+			return false
+		}
+		got, err := replica.ParsePosition(replayed)
+		return err == nil && got >= want
+	})
+}
+
 func (s standby) tryResume() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -191,6 +214,7 @@ func TestReplicaReadsSeeTheCallersOwnWrites(t *testing.T) {
 
 	// Streaming: the standby reaches the position and answers.
 	pos := position(t, transfer(100))
+	sb.waitReplayed(pos)
 	reached := served(replica.Standby, replica.ReasonReached)
 	assert.Equal(t, int64(9_900), jsonInt(t, a.getAt(alice, "/v1/wallets/"+from+"/balance", pos), "balance"))
 	assert.Equal(t, reached+1, served(replica.Standby, replica.ReasonReached), "the standby answered the read with a position")
@@ -229,6 +253,7 @@ func TestReplicaReadsSeeTheCallersOwnWrites(t *testing.T) {
 
 	// Resumed: the standby catches up and answers the same read itself.
 	sb.resume()
+	sb.waitReplayed(position(t, last))
 	reached = served(replica.Standby, replica.ReasonReached)
 	assert.Equal(t, balance, jsonInt(t, a.getAt(alice, "/v1/wallets/"+from+"/balance", position(t, last)), "balance"))
 	assert.Equal(t, reached+1, served(replica.Standby, replica.ReasonReached))
@@ -242,7 +267,7 @@ func TestLaggingReplicaIsTakenOutOfUseUntilItCatchesUp(t *testing.T) {
 	bob := token(t, "replica-bob", auth.ScopeRead, auth.ScopeWrite)
 	w := a.createWallet(bob, "USD")
 	a.fund(w, "USD", 500)
-	waitUntil(t, 30*time.Second, "the standby to replay the funding", func() bool {
+	waitUntil(t, 2*time.Minute, "the standby to replay the funding", func() bool {
 		return a.app.reads.Status().InUse && jsonInt(t, a.get(bob, "/v1/wallets/"+w+"/balance/audit"), "journal_balance") == 500
 	})
 
@@ -261,7 +286,7 @@ func TestLaggingReplicaIsTakenOutOfUseUntilItCatchesUp(t *testing.T) {
 	assert.Equal(t, outOfUse+1, a.app.reads.Served(replica.Primary, replica.ReasonOutOfUse))
 
 	sb.resume()
-	waitUntil(t, 30*time.Second, "the standby back in use", func() bool { return a.app.reads.Status().InUse })
+	waitUntil(t, 2*time.Minute, "the standby back in use", func() bool { return a.app.reads.Status().InUse })
 	ready = a.get("", "/v1/ready")
 	require.Equal(t, http.StatusOK, ready.Status)
 	assert.Equal(t, true, ready.JSON(t)["replica"].(map[string]any)["in_use"])
