@@ -168,8 +168,15 @@ func (r *Router) route(ctx context.Context, need Consistency, min *Position) Rou
 		return Route{Primary, ReasonFresh}
 	case min == nil:
 		return Route{Standby, ReasonBounded}
-	case r.waitFor(ctx, *min):
+	}
+	reached, err := r.waitFor(ctx, *min)
+	switch {
+	case reached:
 		return Route{Standby, ReasonReached}
+	case err != nil && ctx.Err() == nil:
+		r.setStatus(Status{Reason: fmt.Sprintf("the replica did not say how far it has replayed: %v", err),
+			CheckedAt: time.Now().UTC()})
+		return Route{Primary, ReasonReplicaFailed}
 	}
 	return Route{Primary, ReasonWaitExpired}
 }
@@ -183,68 +190,66 @@ func (r *Router) Fallback(ctx context.Context, reason string, cause error) {
 	r.count(ctx, Route{Primary, reason})
 }
 
-// waitFor reports whether the standby has replayed min, asking it again every PollInterval for up to MaxWait.
-func (r *Router) waitFor(ctx context.Context, min Position) bool {
+// waitFor reports whether the standby has replayed min, asking it again every PollInterval for up to MaxWait (never
+// longer, even while a question to the standby hangs). An error says the standby could not answer at all.
+func (r *Router) waitFor(ctx context.Context, min Position) (bool, error) {
 	if Position(r.replayed.Load()) >= min {
-		return true
+		return true, nil
 	}
-	deadline := time.Now().Add(r.cfg.MaxWait)
+	if r.cfg.MaxWait == 0 {
+		return false, nil // no wait: only what is already known to be replayed
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
+	defer cancel()
 	for {
 		pos, err := r.probe(ctx)
-		if err != nil {
-			return false
+		switch {
+		case err == nil && pos >= min:
+			return true, nil
+		case ctx.Err() != nil:
+			return false, nil // MaxWait is up (or the request is gone): not a fault of the standby
+		case err != nil:
+			return false, err
 		}
-		if pos >= min {
-			return true
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return false
-		}
-		t := time.NewTimer(min64(wait, r.cfg.PollInterval))
+		t := time.NewTimer(r.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return false, nil
 		case <-t.C:
 		}
 	}
 }
 
-func min64(a, b time.Duration) time.Duration {
-	if a < b {
-		return a
-	}
-	return b
-}
-
 // probe asks the standby how far it has replayed. Concurrent waiting reads share one query in flight, so a burst
-// of reads with positions costs the standby one query per poll, not one per read.
+// of reads with positions costs the standby one query per poll, not one per read. The query runs on its own
+// goroutine, bounded by the check timeout: a caller stops waiting for it when its own context ends (MaxWait), and
+// the others still get its answer.
 func (r *Router) probe(ctx context.Context) (Position, error) {
 	r.mu.Lock()
 	p := r.inflight
-	mine := p == nil
-	if mine {
+	if p == nil {
 		p = &probe{done: make(chan struct{})}
 		r.inflight = p
+		go r.runProbe(p)
 	}
 	r.mu.Unlock()
-	if mine {
-		// Not the caller's context: the others waiting on this probe must not fail because this caller left.
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.checkTimeout())
-		p.pos, p.err = r.replayPosition(qctx)
-		cancel()
-		r.mu.Lock()
-		r.inflight = nil
-		r.mu.Unlock()
-		close(p.done)
-	}
 	select {
 	case <-p.done:
 		return p.pos, p.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+func (r *Router) runProbe(p *probe) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.checkTimeout())
+	defer cancel()
+	p.pos, p.err = r.replayPosition(ctx)
+	r.mu.Lock()
+	r.inflight = nil
+	r.mu.Unlock()
+	close(p.done)
 }
 
 func (r *Router) checkTimeout() time.Duration {
