@@ -48,7 +48,7 @@ func (q *Queries) History(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	min, err := minPosition(r)
+	atLeast, err := minPosition(r)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (q *Queries) History(w http.ResponseWriter, r *http.Request) {
 		wallet eventstore.Wallet
 		page   projector.HistoryPage
 	}
-	wp, err := readFrom(r.Context(), q, replica.Bounded, min, func(on *Queries) (walletPage, error) {
+	wp, err := readFrom(r.Context(), q, replica.Bounded, atLeast, func(on *Queries) (walletPage, error) {
 		wallet, err := on.visibleWallet(r.Context(), caller, id)
 		if err != nil {
 			return walletPage{}, err

@@ -160,12 +160,12 @@ func serve[V any](q *Queries, need replica.Consistency, read func(*Queries, cont
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		min, err := minPosition(r)
+		atLeast, err := minPosition(r)
 		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		v, err := readFrom(r.Context(), q, need, min, func(on *Queries) (V, error) { return read(on, r.Context(), caller, id) })
+		v, err := readFrom(r.Context(), q, need, atLeast, func(on *Queries) (V, error) { return read(on, r.Context(), caller, id) })
 		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return

@@ -50,13 +50,13 @@ func (q *Queries) bound(store *eventstore.Store) *Queries {
 	return &Queries{store: store}
 }
 
-// readFrom runs read against the server the router picks for a read that needs need (and, with min, must see the
-// writes up to that position). What the standby cannot answer is asked again of the primary: a failure (it is
+// readFrom runs read against the server the router picks for a read that needs need (and, with atLeast, must see
+// the writes up to that position). What the standby cannot answer is asked again of the primary: a failure (it is
 // unreachable, stopping, or cancelled the query in a recovery conflict; the standby is then out of use until its
 // next health check) and an absence (a standby that lags may not have a wallet or transaction created a moment
 // ago, so a 404 is never answered from it). Only the other refusals (400, 403...) stand as the standby gave them.
-func readFrom[V any](ctx context.Context, q *Queries, need replica.Consistency, min *replica.Position, read func(*Queries) (V, error)) (V, error) {
-	if q.router == nil || q.router.Route(ctx, need, min).Source != replica.Standby {
+func readFrom[V any](ctx context.Context, q *Queries, need replica.Consistency, atLeast *replica.Position, read func(*Queries) (V, error)) (V, error) {
+	if q.router == nil || q.router.Route(ctx, need, atLeast).Source != replica.Standby {
 		return read(q)
 	}
 	v, err := read(q.bound(q.standby))

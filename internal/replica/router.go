@@ -135,10 +135,10 @@ func (r *Router) Configured() bool { return r.standby != nil }
 // Status returns the standby's state as last seen.
 func (r *Router) Status() Status { return *r.status.Load() }
 
-// Route decides where a read goes. min is the position the read sent (nil: none). With a position, the standby
+// Route decides where a read goes. atLeast is the position the read sent (nil: none). With a position, the standby
 // answers only once it has replayed that far, waiting up to MaxWait; past that, the primary answers.
-func (r *Router) Route(ctx context.Context, need Consistency, min *Position) Route {
-	route := r.route(ctx, need, min)
+func (r *Router) Route(ctx context.Context, need Consistency, atLeast *Position) Route {
+	route := r.route(ctx, need, atLeast)
 	r.count(ctx, route)
 	return route
 }
@@ -158,18 +158,18 @@ func (r *Router) Served(source Source, reason string) int64 {
 	return 0
 }
 
-func (r *Router) route(ctx context.Context, need Consistency, min *Position) Route {
+func (r *Router) route(ctx context.Context, need Consistency, atLeast *Position) Route {
 	switch {
 	case r.standby == nil:
 		return Route{Primary, ReasonNoReplica}
 	case !r.status.Load().InUse:
 		return Route{Primary, ReasonOutOfUse}
-	case min == nil && need == Fresh:
+	case atLeast == nil && need == Fresh:
 		return Route{Primary, ReasonFresh}
-	case min == nil:
+	case atLeast == nil:
 		return Route{Standby, ReasonBounded}
 	}
-	reached, err := r.waitFor(ctx, *min)
+	reached, err := r.waitFor(ctx, *atLeast)
 	switch {
 	case reached:
 		return Route{Standby, ReasonReached}
@@ -190,10 +190,10 @@ func (r *Router) Fallback(ctx context.Context, reason string, cause error) {
 	r.count(ctx, Route{Primary, reason})
 }
 
-// waitFor reports whether the standby has replayed min, asking it again every PollInterval for up to MaxWait (never
+// waitFor reports whether the standby has replayed atLeast, asking it again every PollInterval for up to MaxWait (never
 // longer, even while a question to the standby hangs). An error says the standby could not answer at all.
-func (r *Router) waitFor(ctx context.Context, min Position) (bool, error) {
-	if Position(r.replayed.Load()) >= min {
+func (r *Router) waitFor(ctx context.Context, atLeast Position) (bool, error) {
+	if Position(r.replayed.Load()) >= atLeast {
 		return true, nil
 	}
 	if r.cfg.MaxWait == 0 {
@@ -204,7 +204,7 @@ func (r *Router) waitFor(ctx context.Context, min Position) (bool, error) {
 	for {
 		pos, err := r.probe(ctx)
 		switch {
-		case err == nil && pos >= min:
+		case err == nil && pos >= atLeast:
 			return true, nil
 		case ctx.Err() != nil:
 			return false, nil // MaxWait is up (or the request is gone): not a fault of the standby
