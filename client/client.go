@@ -82,7 +82,8 @@ func (c *Client) WithToken(token string) *Client {
 type CallOption func(*call)
 
 type call struct {
-	key string
+	key         string
+	minPosition string
 }
 
 // ErrInvalidIdempotencyKey is returned, before anything is sent, for a key the API would refuse: it must be 1 to
@@ -105,10 +106,17 @@ func validKey(k string) bool {
 // reported to retry it without risk of doing it twice.
 func WithIdempotencyKey(key string) CallOption { return func(c *call) { c.key = key } }
 
+// WithMinPosition makes a read see every write up to position, the LedgerPosition of a write's Response: with a
+// read replica in front of it, the server answers from a server that has replayed at least that far.
+func WithMinPosition(position string) CallOption { return func(c *call) { c.minPosition = position } }
+
 // Response describes how a call went, also when it failed.
 type Response struct {
 	// IdempotencyKey is the key the write was sent with (empty for reads). Keep it to retry the write safely.
 	IdempotencyKey string
+	// LedgerPosition is the position a write's answer is committed by (the Ledger-Position header; empty for reads).
+	// Pass it to a later read with WithMinPosition to read your own write wherever the read is served.
+	LedgerPosition string
 	// Replayed is true when the server answered from the key's stored first answer.
 	Replayed bool
 	// StatusCode of the last attempt (0 when none got an answer).
@@ -125,6 +133,7 @@ func (c *Client) write(ctx context.Context, path string, body, out any, opts []C
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.minPosition = "" // a position means something to reads only
 	if cfg.key == "" {
 		cfg.key = c.newKey()
 	}
@@ -137,20 +146,26 @@ func (c *Client) write(ctx context.Context, path string, body, out any, opts []C
 	if err != nil {
 		return &Response{IdempotencyKey: cfg.key}, fmt.Errorf("client: encode request: %w", err)
 	}
-	return c.send(ctx, http.MethodPost, path, enc, cfg.key, out)
+	return c.send(ctx, http.MethodPost, path, enc, cfg, out)
 }
 
 // read sends a GET and decodes a 2xx body into out.
-func (c *Client) read(ctx context.Context, path string, out any) (*Response, error) {
-	return c.send(ctx, http.MethodGet, path, nil, "", out)
+func (c *Client) read(ctx context.Context, path string, out any, opts []CallOption) (*Response, error) {
+	var cfg call
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.key = ""
+	return c.send(ctx, http.MethodGet, path, nil, cfg, out)
 }
 
-func (c *Client) send(ctx context.Context, method, path string, body []byte, key string, out any) (*Response, error) {
+func (c *Client) send(ctx context.Context, method, path string, body []byte, cfg call, out any) (*Response, error) {
+	key := cfg.key
 	resp := &Response{IdempotencyKey: key}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		resp.Attempts = attempt
-		wait, err := c.once(ctx, method, path, body, key, resp, out)
+		wait, err := c.once(ctx, method, path, body, cfg, resp, out)
 		if err == nil {
 			return resp, nil
 		}
@@ -169,7 +184,8 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, key
 
 // once makes one attempt. wait < 0 means the outcome is final; otherwise the call may be retried after at least
 // wait (the server's Retry-After, or zero).
-func (c *Client) once(ctx context.Context, method, path string, body []byte, key string, resp *Response, out any) (time.Duration, error) {
+func (c *Client) once(ctx context.Context, method, path string, body []byte, cfg call, resp *Response, out any) (time.Duration, error) {
+	key := cfg.key
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -184,6 +200,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, key
 	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	if cfg.minPosition != "" {
+		req.Header.Set("Min-Position", cfg.minPosition)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -204,6 +223,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, key
 	resp.StatusCode = hr.StatusCode
 	resp.Replayed = hr.Header.Get("Idempotent-Replayed") == "true"
 	resp.Location = hr.Header.Get("Location")
+	resp.LedgerPosition = hr.Header.Get("Ledger-Position")
 	if hr.StatusCode >= 200 && hr.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {

@@ -40,7 +40,7 @@ type WalletHistory struct {
 // ListTransactions reads one page of a wallet's history (GET /v1/wallets/{id}/transactions). limit 0 uses the
 // server's default (50), any other value is sent as given (the server takes 1 to 200); cursor is the previous
 // page's NextCursor, empty for the newest page.
-func (c *Client) ListTransactions(ctx context.Context, walletID string, limit int, cursor string) (*WalletHistory, *Response, error) {
+func (c *Client) ListTransactions(ctx context.Context, walletID string, limit int, cursor string, opts ...CallOption) (*WalletHistory, *Response, error) {
 	q := url.Values{}
 	if limit != 0 {
 		q.Set("limit", strconv.Itoa(limit))
@@ -53,7 +53,7 @@ func (c *Client) ListTransactions(ctx context.Context, walletID string, limit in
 		path += "?" + q.Encode()
 	}
 	var h WalletHistory
-	resp, err := c.read(ctx, path, &h)
+	resp, err := c.read(ctx, path, &h, opts)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -60,9 +60,9 @@ func (c *Client) GrantMandate(ctx context.Context, walletID string, req GrantMan
 }
 
 // ListMandates lists a wallet's mandates (GET /v1/wallets/{id}/mandates).
-func (c *Client) ListMandates(ctx context.Context, walletID string) (*MandateList, *Response, error) {
+func (c *Client) ListMandates(ctx context.Context, walletID string, opts ...CallOption) (*MandateList, *Response, error) {
 	var l MandateList
-	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/mandates", &l)
+	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/mandates", &l, opts)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -70,9 +70,9 @@ func (c *Client) ListMandates(ctx context.Context, walletID string) (*MandateLis
 }
 
 // GetMandate reads a mandate (GET /v1/mandates/{id}).
-func (c *Client) GetMandate(ctx context.Context, mandateID string) (*Mandate, *Response, error) {
+func (c *Client) GetMandate(ctx context.Context, mandateID string, opts ...CallOption) (*Mandate, *Response, error) {
 	var m Mandate
-	resp, err := c.read(ctx, "/v1/mandates/"+url.PathEscape(mandateID), &m)
+	resp, err := c.read(ctx, "/v1/mandates/"+url.PathEscape(mandateID), &m, opts)
 	if err != nil {
 		return nil, resp, err
 	}

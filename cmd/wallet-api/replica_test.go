@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/client"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 )
@@ -273,4 +274,34 @@ func TestWritesCarryAPositionAndReadsCheckMinPosition(t *testing.T) {
 	require.Equal(t, http.StatusOK, ready.Status)
 	_, has := ready.JSON(t)["replica"]
 	assert.False(t, has, "without READ_DATABASE_URL, readiness names no replica: %s", ready.Body)
+}
+
+// The Go client carries the position from a write to a read: Response.LedgerPosition, then WithMinPosition. With the
+// standby paused the read still sees the write (from the primary); once it has replayed, the standby answers it.
+func TestClientReadsItsOwnWritesThroughAReplica(t *testing.T) {
+	a, sb := newReplicaAPI(t, 200*time.Millisecond, time.Hour, 50*time.Millisecond)
+	erin := token(t, "replica-erin", auth.ScopeRead, auth.ScopeWrite)
+	from, to := a.createWallet(erin, "USD"), a.createWallet(erin, "USD")
+	a.fund(from, "USD", 1_000)
+	c := a.newClient(erin, nil, setUpRetry)
+	ctx := context.Background()
+
+	sb.pause()
+	_, resp, err := c.Transfer(ctx, client.TransferRequest{FromWalletID: from, ToWalletID: to, Amount: 125, Asset: "USD"})
+	a.requireOK(err, "transfer")
+	require.NotEmpty(t, resp.LedgerPosition, "a write's Response carries its position")
+	bal, _, err := c.GetBalance(ctx, from, client.WithMinPosition(resp.LedgerPosition))
+	a.requireOK(err, "balance at the write's position")
+	assert.Equal(t, int64(875), bal.Balance, "the paused standby cannot answer it: the primary does")
+
+	sb.resume()
+	sb.waitReplayed(resp.LedgerPosition)
+	reached := a.app.reads.Served(replica.Standby, replica.ReasonReached)
+	bal, _, err = c.GetBalance(ctx, from, client.WithMinPosition(resp.LedgerPosition))
+	a.requireOK(err, "balance at the write's position")
+	assert.Equal(t, int64(875), bal.Balance)
+	assert.Equal(t, reached+1, a.app.reads.Served(replica.Standby, replica.ReasonReached), "the standby answered")
+
+	_, _, err = c.GetBalance(ctx, from, client.WithMinPosition("not-a-position"))
+	assert.True(t, client.IsCode(err, "invalid_position"), "%v", err)
 }
