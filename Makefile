@@ -35,7 +35,7 @@ helm: ## build the helm CLI once into the shared tools cache, linked as bin/helm
 deploy-check: helm ## lint and render the Helm chart, validate compose, match the Dockerfile to cmd/
 	$(GO) test -count=1 ./deploy/...
 
-.PHONY: load resiliency bench-ceiling
+.PHONY: load resiliency bench-ceiling bench-grown
 load: ## load suite: fresh DB, API and relay, seed, smoke/baseline/hot_merchant/spike/short soak, thresholds, invariants
 	scripts/run_load_suite.sh
 
@@ -44,3 +44,6 @@ resiliency: ## fault suite: API-DB link reset and blackhole, API SIGKILL, hard P
 
 bench-ceiling: ## pgbench TPC-B-like, then baseline and hot_merchant at 1,500 transfers/s with the relay: latencies, CPU per transfer
 	scripts/bench_ceiling.sh
+
+bench-grown: ## fresh vs grown to 10M journal entries (walletctl seed --entries): baseline, reads, audits, sizes; BENCH_GROWN_SOAK=1h adds a soak
+	scripts/bench_grown.sh

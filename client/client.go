@@ -84,8 +84,9 @@ func (c *Client) WithToken(token string) *Client {
 type CallOption func(*call)
 
 type call struct {
-	key     string
-	ifMatch string // the If-Match header of a conditional write, "" for none
+	key         string
+	ifMatch     string // the If-Match header of a conditional write, "" for none
+	minPosition string // the Min-Position header of a read, "" for none
 }
 
 // ErrInvalidIdempotencyKey is returned, before anything is sent, for a key the API would refuse: it must be 1 to
@@ -108,6 +109,10 @@ func validKey(k string) bool {
 // reported to retry it without risk of doing it twice.
 func WithIdempotencyKey(key string) CallOption { return func(c *call) { c.key = key } }
 
+// WithMinPosition makes a read see every write up to position, the LedgerPosition of a write's Response: with a
+// read replica in front of it, the server answers from a server that has replayed at least that far.
+func WithMinPosition(position string) CallOption { return func(c *call) { c.minPosition = position } }
+
 // Response describes how a call went, also when it failed.
 type Response struct {
 	// RequestID is the Request-Id of the last answer (empty when none came): the id the service logged it under.
@@ -116,6 +121,9 @@ type Response struct {
 	RateLimit *RateLimit
 	// IdempotencyKey is the key the write was sent with (empty for reads). Keep it to retry the write safely.
 	IdempotencyKey string
+	// LedgerPosition is the position a write's answer is committed by (the Ledger-Position header; empty for reads).
+	// Pass it to a later read with WithMinPosition to read your own write wherever the read is served.
+	LedgerPosition string
 	// Replayed is true when the server answered from the key's stored first answer.
 	Replayed bool
 	// StatusCode of the last attempt (0 when none got an answer).
@@ -134,6 +142,7 @@ func (c *Client) write(ctx context.Context, path string, body, out any, opts []C
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.minPosition = "" // a position means something to reads only
 	if cfg.key == "" {
 		cfg.key = c.newKey()
 	}
@@ -150,8 +159,13 @@ func (c *Client) write(ctx context.Context, path string, body, out any, opts []C
 }
 
 // read sends a GET and decodes a 2xx body into out.
-func (c *Client) read(ctx context.Context, path string, out any) (*Response, error) {
-	return c.send(ctx, http.MethodGet, path, nil, call{}, out)
+func (c *Client) read(ctx context.Context, path string, out any, opts ...CallOption) (*Response, error) {
+	var cfg call
+	for _, o := range opts {
+		o(&cfg)
+	}
+	// A read carries no Idempotency-Key and is not conditional: only its Min-Position is kept.
+	return c.send(ctx, http.MethodGet, path, nil, call{minPosition: cfg.minPosition}, out)
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body []byte, cfg call, out any) (*Response, error) {
@@ -198,6 +212,9 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, cfg
 	if cfg.ifMatch != "" {
 		req.Header.Set("If-Match", cfg.ifMatch)
 	}
+	if cfg.minPosition != "" {
+		req.Header.Set("Min-Position", cfg.minPosition)
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -220,6 +237,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, cfg
 	resp.RequestID = hr.Header.Get("Request-Id")
 	resp.RateLimit = rateLimitOf(hr.Header)
 	resp.ETag = hr.Header.Get("ETag")
+	resp.LedgerPosition = hr.Header.Get("Ledger-Position")
 	if hr.StatusCode >= 200 && hr.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {

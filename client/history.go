@@ -41,9 +41,9 @@ type WalletHistory struct {
 
 // ListHistory reads one page of a wallet's history (GET /v1/wallets/{id}/transactions): its entries with the
 // balance after each, for the wallet's owner or an admin.
-func (c *Client) ListHistory(ctx context.Context, walletID string, opts PageOptions) (*WalletHistory, *Response, error) {
+func (c *Client) ListHistory(ctx context.Context, walletID string, opts PageOptions, call ...CallOption) (*WalletHistory, *Response, error) {
 	var h WalletHistory
-	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/transactions", opts.values()), &h)
+	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/transactions", opts.values()), &h, call...)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -78,9 +78,9 @@ func (c *Client) VoidHold(ctx context.Context, holdID string, opts ...CallOption
 }
 
 // GetHold reads a hold (GET /v1/holds/{id}).
-func (c *Client) GetHold(ctx context.Context, holdID string) (*Hold, *Response, error) {
+func (c *Client) GetHold(ctx context.Context, holdID string, opts ...CallOption) (*Hold, *Response, error) {
 	var h Hold
-	resp, err := c.read(ctx, "/v1/holds/"+url.PathEscape(holdID), &h)
+	resp, err := c.read(ctx, "/v1/holds/"+url.PathEscape(holdID), &h, opts...)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -58,12 +58,12 @@ type ListWalletsOptions struct {
 
 // ListWallets reads one page of the wallets the caller may read (GET /v1/wallets): its own and those it holds an
 // active mandate on; an admin's, every wallet.
-func (c *Client) ListWallets(ctx context.Context, opts ListWalletsOptions) (*WalletPage, *Response, error) {
+func (c *Client) ListWallets(ctx context.Context, opts ListWalletsOptions, call ...CallOption) (*WalletPage, *Response, error) {
 	q := opts.values()
 	setIf(q, "owner", opts.Owner)
 	setIf(q, "asset", opts.Asset)
 	var p WalletPage
-	resp, err := c.read(ctx, withQuery("/v1/wallets", q), &p)
+	resp, err := c.read(ctx, withQuery("/v1/wallets", q), &p, call...)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -84,11 +84,11 @@ type ListHoldsOptions struct {
 }
 
 // ListHolds reads one page of a wallet's holds (GET /v1/wallets/{id}/holds).
-func (c *Client) ListHolds(ctx context.Context, walletID string, opts ListHoldsOptions) (*HoldPage, *Response, error) {
+func (c *Client) ListHolds(ctx context.Context, walletID string, opts ListHoldsOptions, call ...CallOption) (*HoldPage, *Response, error) {
 	q := opts.values()
 	setIf(q, "status", opts.Status)
 	var p HoldPage
-	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/holds", q), &p)
+	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/holds", q), &p, call...)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -115,7 +115,7 @@ type ListTransactionsOptions struct {
 
 // ListTransactions reads one page of the journal transactions the caller may read (GET /v1/transactions): those
 // of its own wallets, of one wallet (WalletID), or made under one mandate (MandateID); an admin's, all of them.
-func (c *Client) ListTransactions(ctx context.Context, opts ListTransactionsOptions) (*TransactionPage, *Response, error) {
+func (c *Client) ListTransactions(ctx context.Context, opts ListTransactionsOptions, call ...CallOption) (*TransactionPage, *Response, error) {
 	q := opts.values()
 	setIf(q, "wallet_id", opts.WalletID)
 	setIf(q, "mandate_id", opts.MandateID)
@@ -127,7 +127,7 @@ func (c *Client) ListTransactions(ctx context.Context, opts ListTransactionsOpti
 		q.Set("created_before", opts.CreatedBefore.UTC().Format(time.RFC3339Nano))
 	}
 	var p TransactionPage
-	resp, err := c.read(ctx, withQuery("/v1/transactions", q), &p)
+	resp, err := c.read(ctx, withQuery("/v1/transactions", q), &p, call...)
 	if err != nil {
 		return nil, resp, err
 	}

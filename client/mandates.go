@@ -93,12 +93,12 @@ func (c *Client) GrantMandate(ctx context.Context, walletID string, req GrantMan
 
 // ListMandates reads one page of a wallet's mandates (GET /v1/wallets/{id}/mandates): all of them for the
 // wallet's owner or an admin, an agent's own for the agent.
-func (c *Client) ListMandates(ctx context.Context, walletID string, opts ListMandatesOptions) (*MandateList, *Response, error) {
+func (c *Client) ListMandates(ctx context.Context, walletID string, opts ListMandatesOptions, call ...CallOption) (*MandateList, *Response, error) {
 	q := opts.values()
 	setIf(q, "status", opts.Status)
 	setIf(q, "agent", opts.Agent)
 	var l MandateList
-	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/mandates", q), &l)
+	resp, err := c.read(ctx, withQuery("/v1/wallets/"+url.PathEscape(walletID)+"/mandates", q), &l, call...)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -106,9 +106,9 @@ func (c *Client) ListMandates(ctx context.Context, walletID string, opts ListMan
 }
 
 // GetMandate reads a mandate (GET /v1/mandates/{id}); Response.ETag carries its version.
-func (c *Client) GetMandate(ctx context.Context, mandateID string) (*Mandate, *Response, error) {
+func (c *Client) GetMandate(ctx context.Context, mandateID string, opts ...CallOption) (*Mandate, *Response, error) {
 	var m Mandate
-	resp, err := c.read(ctx, "/v1/mandates/"+url.PathEscape(mandateID), &m)
+	resp, err := c.read(ctx, "/v1/mandates/"+url.PathEscape(mandateID), &m, opts...)
 	if err != nil {
 		return nil, resp, err
 	}

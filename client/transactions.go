@@ -81,9 +81,9 @@ func (c *Client) Adjust(ctx context.Context, req AdjustmentRequest, opts ...Call
 }
 
 // GetTransaction reads a transaction (GET /v1/transactions/{id}).
-func (c *Client) GetTransaction(ctx context.Context, transactionID string) (*Transaction, *Response, error) {
+func (c *Client) GetTransaction(ctx context.Context, transactionID string, opts ...CallOption) (*Transaction, *Response, error) {
 	var t Transaction
-	resp, err := c.read(ctx, "/v1/transactions/"+url.PathEscape(transactionID), &t)
+	resp, err := c.read(ctx, "/v1/transactions/"+url.PathEscape(transactionID), &t, opts...)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -74,9 +74,9 @@ func (c *Client) CreateWallet(ctx context.Context, req CreateWalletRequest, opts
 }
 
 // GetWallet reads a wallet (GET /v1/wallets/{id}).
-func (c *Client) GetWallet(ctx context.Context, walletID string) (*Wallet, *Response, error) {
+func (c *Client) GetWallet(ctx context.Context, walletID string, opts ...CallOption) (*Wallet, *Response, error) {
 	var w Wallet
-	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID), &w)
+	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID), &w, opts...)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -84,9 +84,9 @@ func (c *Client) GetWallet(ctx context.Context, walletID string) (*Wallet, *Resp
 }
 
 // GetBalance reads a wallet's balance (GET /v1/wallets/{id}/balance); it reflects every committed write.
-func (c *Client) GetBalance(ctx context.Context, walletID string) (*Balance, *Response, error) {
+func (c *Client) GetBalance(ctx context.Context, walletID string, opts ...CallOption) (*Balance, *Response, error) {
 	var b Balance
-	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/balance", &b)
+	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/balance", &b, opts...)
 	if err != nil {
 		return nil, resp, err
 	}
@@ -94,9 +94,9 @@ func (c *Client) GetBalance(ctx context.Context, walletID string) (*Balance, *Re
 }
 
 // AuditBalance recomputes a wallet's balance from the journal (GET /v1/wallets/{id}/balance/audit).
-func (c *Client) AuditBalance(ctx context.Context, walletID string) (*BalanceAudit, *Response, error) {
+func (c *Client) AuditBalance(ctx context.Context, walletID string, opts ...CallOption) (*BalanceAudit, *Response, error) {
 	var a BalanceAudit
-	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/balance/audit", &a)
+	resp, err := c.read(ctx, "/v1/wallets/"+url.PathEscape(walletID)+"/balance/audit", &a, opts...)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -48,6 +48,7 @@ type batch struct {
 
 	// The answer of every job decided in this batch, and what is stored under its key.
 	answers  map[*job]answer
+	position string // the WAL position the batch committed by: every answer's Ledger-Position
 	records  []keyRecord
 	released []Idempotency // claims to give back: answers that are not stored (a 5xx, an unkept refusal)
 }
@@ -75,8 +76,13 @@ func (c *Commands) commitBatch(jobs []*job) {
 		b, err := c.tryBatch(jobs)
 		switch {
 		case err == nil:
+			position := c.positionOf(b)
 			for _, j := range jobs {
-				j.done <- b.answers[j]
+				a := b.answers[j]
+				if a.err == nil {
+					a.out.Position = position
+				}
+				j.done <- a
 			}
 			c.recordBatch(b, len(jobs), time.Since(started))
 			return
@@ -100,6 +106,23 @@ func (c *Commands) commitBatch(jobs []*job) {
 		}
 		return
 	}
+}
+
+// positionOf returns the position b committed by. Should it not have been read after COMMIT, the primary's current
+// position stands in: it is later, which is always safe for read-your-writes (a replica read may only wait a little
+// longer). Should even that fail, the answers go without Ledger-Position, and reads without one go to the primary.
+// Every answer of the batch gets it, replays and refusals too: each was decided on what had committed before it.
+func (c *Commands) positionOf(b *batch) string {
+	if b.position != "" {
+		return b.position
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.batch.Timeout)
+	defer cancel()
+	pos, err := c.store.CurrentLSN(ctx)
+	if err != nil {
+		return ""
+	}
+	return pos
 }
 
 // errAbandoned says a job of the batch was abandoned by its caller before the batch could seal it.
@@ -146,7 +169,11 @@ func (c *Commands) tryBatch(jobs []*job) (*batch, error) {
 		if err := b.queueWrites(writes); err != nil {
 			return err
 		}
-		return tx.SendAndCommit(ctx, writes)
+		if err := tx.SendAndCommit(ctx, writes); err != nil {
+			return err
+		}
+		b.position = tx.CommitLSN()
+		return nil
 	})
 	end(err)
 	if err != nil {

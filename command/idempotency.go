@@ -82,6 +82,9 @@ type Outcome struct {
 	Location string
 	Replayed bool
 	Problem  bool
+	// Position is the WAL position the answer is known to be committed by (PostgreSQL's text form of an LSN), sent
+	// as Ledger-Position; see Commands.positionOf.
+	Position string
 }
 
 // idemKey identifies a key: one caller's key (sub is its scope), whatever request it carries.
@@ -215,14 +218,4 @@ func storable(err error) bool {
 	}
 	status, _ := httpapi.ProblemFor(err, "")
 	return status >= 400 && status < 500
-}
-
-// PurgeExpiredKeys deletes idempotency keys past their retention, in bounded batches so it never holds long locks.
-func (c *Commands) PurgeExpiredKeys(ctx context.Context) (int64, error) {
-	tag, err := c.store.Pool().Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid IN (
-		SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT 10000)`, time.Now())
-	if err != nil {
-		return 0, eventstore.Classify(fmt.Errorf("purge idempotency keys: %w", err))
-	}
-	return tag.RowsAffected(), nil
 }

@@ -300,8 +300,15 @@ func callerAndKey(r *http.Request) (auth.Caller, string, error) {
 	return caller, key, err
 }
 
+// PositionHeader carries, on every answer of a write, the WAL position it is committed by: a read that sends it back
+// as Min-Position sees this write (internal/replica).
+const PositionHeader = "Ledger-Position"
+
 // WriteOutcome writes a fresh or replayed write response.
 func WriteOutcome(w http.ResponseWriter, out Outcome) {
+	if out.Position != "" {
+		w.Header().Set(PositionHeader, out.Position)
+	}
 	if out.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}

@@ -232,8 +232,13 @@ func nullable(s string) *string {
 // deadlock), the mandates ids and every mandate the agents[i] hold on wallets[i] (active or not), reading them
 // into dst. Callers filter with ActiveAt.
 func QueueLockMandates(b *pgx.Batch, ids, wallets []uuid.UUID, agents []string, dst map[uuid.UUID]Mandate) {
-	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE mandate_id = ANY($1)
-		OR (wallet_id, agent) IN (SELECT w, a FROM unnest($2::uuid[], $3::text[]) AS p(w, a))
+	// The IDs are gathered in a subquery (a UNION of two index reads) before the lock: an OR of the two conditions on
+	// the locked table itself would be planned, generically, as a scan of every mandate.
+	b.Queue(`SELECT `+mandateColumns+` FROM mandates WHERE mandate_id IN (
+			SELECT unnest($1::uuid[])
+			UNION
+			SELECT m.mandate_id FROM unnest($2::uuid[], $3::text[]) AS p(w, a)
+			JOIN mandates m ON m.wallet_id = p.w AND m.agent = p.a)
 		ORDER BY mandate_id FOR UPDATE`, ids, wallets, agents).
 		Query(func(rows pgx.Rows) error {
 			for rows.Next() {

@@ -17,6 +17,7 @@ type WriteTx struct {
 	conn      *pgx.Conn
 	begun     bool
 	committed bool
+	commitLSN string // the WAL position after COMMIT (see SendAndCommit); empty when it could not be read
 }
 
 // Send sends b inside the transaction; the first batch also begins it.
@@ -43,11 +44,24 @@ func (w *WriteTx) SendAndCommit(ctx context.Context, b *pgx.Batch) error {
 		w.committed = true
 		return nil
 	})
+	// The position a read may ask a replica to have replayed (Ledger-Position). Read after COMMIT, in the same round
+	// trip: the commit record is written at COMMIT, so a position read before it would not cover this write.
+	b.Queue(currentLSN).QueryRow(func(row pgx.Row) error { return row.Scan(&w.commitLSN) })
 	if err := w.conn.SendBatch(ctx, b).Close(); err != nil {
+		if w.committed {
+			// Only the position was lost: the write is committed and must be reported so. The caller reads a later
+			// position instead (Store.CurrentLSN), which covers the commit too.
+			w.commitLSN = ""
+			return nil
+		}
 		return fmt.Errorf("write and commit: %w", err)
 	}
 	return nil
 }
+
+// CommitLSN returns the WAL position read right after COMMIT (PostgreSQL's text form of an LSN), or "" when it
+// could not be read.
+func (w *WriteTx) CommitLSN() string { return w.commitLSN }
 
 // genericPlans makes every statement of the write transaction run its cached generic plan. The write path looks
 // rows up by key, mostly with "= ANY($1)" over a short array of wallet IDs; for such a parameter the planner

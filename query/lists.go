@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 )
 
 // Page sizes of every list.
@@ -155,51 +156,64 @@ func textFilter(name, v string) error {
 	return nil
 }
 
-// list is one list's read: the caller and its query in, a page out.
-type list[V any] func(ctx context.Context, caller auth.Caller, q listQuery) (Page[V], error)
+// list is one list's read: the read side it runs on, the caller and its query in, a page out.
+type list[V any] func(on *Queries, ctx context.Context, caller auth.Caller, q listQuery) (Page[V], error)
 
 // listOn is a list under one resource, the {id} of the path.
-type listOn[V any] func(ctx context.Context, caller auth.Caller, id uuid.UUID, q listQuery) (V, error)
+type listOn[V any] func(on *Queries, ctx context.Context, caller auth.Caller, id uuid.UUID, q listQuery) (V, error)
 
-// serveList adapts a list to a handler.
-func serveList[V any](read list[V], filters ...string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, _ := auth.CallerFrom(r.Context())
-		q, err := parseListQuery(r, filters...)
-		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
-		}
-		page, err := read(r.Context(), caller, q)
-		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusOK, page)
-	})
+// serveList adapts a list to a handler that runs it on the server need allows (readFrom).
+func serveList[V any](q *Queries, need replica.Consistency, read list[V], filters ...string) http.Handler {
+	return serveListOn(q, need, func(on *Queries, ctx context.Context, caller auth.Caller, _ uuid.UUID, l listQuery) (Page[V], error) {
+		return read(on, ctx, caller, l)
+	}, filters...).withoutID()
 }
 
-// serveListOn adapts a list under the {id} resource to a handler.
-func serveListOn[V any](read listOn[V], filters ...string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, _ := auth.CallerFrom(r.Context())
-		id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
-		if err != nil {
+// serveListOn adapts a list under the {id} resource to a handler that runs it on the server need allows.
+func serveListOn[V any](q *Queries, need replica.Consistency, read listOn[V], filters ...string) listHandler[V] {
+	return listHandler[V]{q: q, need: need, read: read, filters: filters, withID: true}
+}
+
+// listHandler serves a list: it parses the {id} (for a list under a resource), the query and Min-Position.
+type listHandler[V any] struct {
+	q       *Queries
+	need    replica.Consistency
+	read    listOn[V]
+	filters []string
+	withID  bool
+}
+
+func (h listHandler[V]) withoutID() listHandler[V] {
+	h.withID = false
+	return h
+}
+
+func (h listHandler[V]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	caller, _ := auth.CallerFrom(r.Context())
+	var id uuid.UUID
+	if h.withID {
+		var err error
+		if id, err = httpapi.ParsePathID(mux.Vars(r)["id"]); err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		q, err := parseListQuery(r, filters...)
-		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
-		}
-		v, err := read(r.Context(), caller, id, q)
-		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusOK, v)
-	})
+	}
+	l, err := parseListQuery(r, h.filters...)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	atLeast, err := minPosition(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	v, err := readFrom(r.Context(), h.q, h.need, atLeast, func(on *Queries) (V, error) { return h.read(on, r.Context(), caller, id, l) })
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, v)
 }
 
 // keyed returns the cursor position of a (created_at, id) list item.

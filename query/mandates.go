@@ -13,6 +13,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 )
 
 // mandateFilters are the filters of GET /v1/wallets/{id}/mandates.
@@ -106,7 +107,14 @@ func (q *Queries) serveMandate(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	m, err := q.Mandate(r.Context(), caller, id)
+	atLeast, err := minPosition(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	m, err := readFrom(r.Context(), q, replica.Fresh, atLeast, func(on *Queries) (eventstore.MandateView, error) {
+		return on.Mandate(r.Context(), caller, id)
+	})
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return

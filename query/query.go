@@ -1,5 +1,8 @@
 // Package query is the read side: wallets, balances, the per-wallet audit and transactions, served by the GET
-// routes from the primary, in the same consistency as the writes.
+// routes. Reads that must see every committed write (balances, mandates, holds) come from the primary, in the same
+// consistency as the writes, unless they send a position a read replica has replayed (Min-Position); reads that
+// tolerate a bounded delay (history, transactions, audits, lists) come from the replica when there is one in use
+// (replica.go).
 package query
 
 import (
@@ -14,6 +17,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
@@ -21,6 +25,9 @@ import (
 type Queries struct {
 	store   *eventstore.Store
 	cursors cursors
+	// router and standby are set by Route; without a standby every read goes to store.
+	standby *eventstore.Store
+	router  *replica.Router
 }
 
 // New returns the read side. cursorSecret (at least 16 bytes, the same on every replica) signs list cursors.
@@ -139,22 +146,25 @@ func (q *Queries) Transaction(ctx context.Context, caller auth.Caller, id uuid.U
 // Routes registers the GET routes on r behind authentication with wallet:read.
 func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	read := authn.Require(auth.ScopeRead)
-	r.Handle("/v1/wallets/{id}", read(serve(q.Wallet))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/balance", read(serve(q.Balance))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/balance/audit", read(serve(q.Audit))).Methods(http.MethodGet)
-	r.Handle("/v1/transactions/{id}", read(serve(q.Transaction))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/transactions", read(serveListOn(q.History))).Methods(http.MethodGet)
-	r.Handle("/v1/holds/{id}", read(serve(q.Hold))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/mandates", read(serveListOn(q.WalletMandates, mandateFilters...))).Methods(http.MethodGet)
+	fresh, bounded := replica.Fresh, replica.Bounded
+	r.Handle("/v1/wallets/{id}", read(serve(q, fresh, (*Queries).Wallet))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/balance", read(serve(q, fresh, (*Queries).Balance))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/balance/audit", read(serve(q, bounded, (*Queries).Audit))).Methods(http.MethodGet)
+	r.Handle("/v1/transactions/{id}", read(serve(q, bounded, (*Queries).Transaction))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/transactions", read(serveListOn(q, bounded, (*Queries).History))).Methods(http.MethodGet)
+	r.Handle("/v1/holds/{id}", read(serve(q, fresh, (*Queries).Hold))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/mandates", read(serveListOn(q, fresh, (*Queries).WalletMandates, mandateFilters...))).Methods(http.MethodGet)
 	r.Handle("/v1/mandates/{id}", read(http.HandlerFunc(q.serveMandate))).Methods(http.MethodGet)
 	// The principal's own views: an agent acting for it (a delegated token) reads only the single resources it may
-	// spend from, never the lists, the feed or the webhook endpoints of its principal.
+	// spend from, never the lists, the feed or the webhook endpoints of its principal. Webhook endpoints, their
+	// deliveries and the event feed stay on the primary: a consumer resumes the feed from its cursor, and a replay
+	// from a replica that lags would only make it wait.
 	own := func(h http.Handler) http.Handler { return read(principalOnly(h)) }
 	webhookRoutes(r, q, own)
-	// Lists, cursor-paged in one envelope (lists.go).
-	r.Handle("/v1/wallets", own(serveList(q.Wallets, walletFilters...))).Methods(http.MethodGet)
-	r.Handle("/v1/wallets/{id}/holds", own(serveListOn(q.WalletHolds, holdFilters...))).Methods(http.MethodGet)
-	r.Handle("/v1/transactions", own(serveList(q.Transactions, transactionFilters...))).Methods(http.MethodGet)
+	// Lists, cursor-paged in one envelope (lists.go): browsing tolerates a bounded delay, and Min-Position bounds it.
+	r.Handle("/v1/wallets", own(serveList(q, bounded, (*Queries).Wallets, walletFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/wallets/{id}/holds", own(serveListOn(q, fresh, (*Queries).WalletHolds, holdFilters...))).Methods(http.MethodGet)
+	r.Handle("/v1/transactions", own(serveList(q, bounded, (*Queries).Transactions, transactionFilters...))).Methods(http.MethodGet)
 }
 
 // principalOnly refuses a delegated caller (auth.Caller.Actor) with 403 forbidden.
@@ -169,8 +179,9 @@ func principalOnly(next http.Handler) http.Handler {
 	})
 }
 
-// serve adapts a read by ID to a handler: it parses the {id} path variable and writes the view or the problem.
-func serve[V any](read func(context.Context, auth.Caller, uuid.UUID) (V, error)) http.Handler {
+// serve adapts a read by ID to a handler: it parses the {id} path variable and the Min-Position header, runs the
+// read on the server the consistency it needs allows, and writes the view or the problem.
+func serve[V any](q *Queries, need replica.Consistency, read func(*Queries, context.Context, auth.Caller, uuid.UUID) (V, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, _ := auth.CallerFrom(r.Context())
 		id, err := httpapi.ParsePathID(mux.Vars(r)["id"])
@@ -178,7 +189,12 @@ func serve[V any](read func(context.Context, auth.Caller, uuid.UUID) (V, error))
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		v, err := read(r.Context(), caller, id)
+		atLeast, err := minPosition(r)
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		v, err := readFrom(r.Context(), q, need, atLeast, func(on *Queries) (V, error) { return read(on, r.Context(), caller, id) })
 		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return

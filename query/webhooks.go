@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 	"github.com/agentic-commerce/wallet-ledger/webhook"
 )
 
@@ -38,7 +39,7 @@ type WebhookDeliveryList struct {
 // webhookRoutes registers the webhook and events feed reads.
 func webhookRoutes(r *mux.Router, q *Queries, read func(http.Handler) http.Handler) {
 	r.Handle("/v1/webhook_endpoints", read(http.HandlerFunc(q.WebhookEndpoints))).Methods(http.MethodGet)
-	r.Handle("/v1/webhook_endpoints/{id}", read(serve(q.WebhookEndpoint))).Methods(http.MethodGet)
+	r.Handle("/v1/webhook_endpoints/{id}", read(serve(q, replica.Fresh, (*Queries).WebhookEndpoint))).Methods(http.MethodGet)
 	r.Handle("/v1/webhook_endpoints/{id}/deliveries", read(http.HandlerFunc(q.WebhookDeliveries))).Methods(http.MethodGet)
 	r.Handle("/v1/events", read(http.HandlerFunc(q.Events))).Methods(http.MethodGet)
 }

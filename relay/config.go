@@ -57,6 +57,10 @@ type Config struct {
 	// older ones every PruneInterval. Zero disables pruning (a Config built in code prunes nothing unless set).
 	OutboxRetention time.Duration
 	PruneInterval   time.Duration
+	// TopicRetention is how long events published to the SQL topic (RELAY_PUBLISHER=sql) are kept once every
+	// downstream consumer group has read them (RELAY_SQL_TOPIC_RETENTION); the leader prunes older ones every
+	// PruneInterval. Zero keeps them all (a Config built in code prunes nothing unless set).
+	TopicRetention time.Duration
 	// StreamMaxAge is the JetStream stream's MaxAge (NATS_STREAM_MAX_AGE): messages older than it are discarded by
 	// the server. Zero keeps them until an operator's limits say otherwise.
 	StreamMaxAge time.Duration
@@ -114,6 +118,11 @@ func LoadConfig() (Config, error) {
 		errs = append(errs, "OUTBOX_RETENTION: want a duration such as 168h, or 0 to keep every row")
 	} else {
 		c.OutboxRetention = v
+	}
+	if v, err := time.ParseDuration(env("RELAY_SQL_TOPIC_RETENTION", DefaultTopicRetention.String())); err != nil || v < 0 {
+		errs = append(errs, "RELAY_SQL_TOPIC_RETENTION: want a duration such as 168h, or 0 to keep every event")
+	} else {
+		c.TopicRetention = v
 	}
 	if v, err := time.ParseDuration(env("OUTBOX_PRUNE_INTERVAL", DefaultPruneInterval.String())); err != nil || v <= 0 {
 		errs = append(errs, "OUTBOX_PRUNE_INTERVAL: want a positive duration such as 10m")

@@ -117,6 +117,9 @@ func New(cfg Config, pool *pgxpool.Pool, down Downstream, opts ...Option) (*Rela
 	if cfg.OutboxRetention > 0 {
 		r.workers = append(r.workers, Worker{Name: "outbox-prune", LeaderOnly: true, Run: r.pruneOutbox})
 	}
+	if cfg.Publisher == PublisherSQL && cfg.TopicRetention > 0 {
+		r.workers = append(r.workers, Worker{Name: "sql-topic-prune", LeaderOnly: true, Run: r.pruneSQLTopic})
+	}
 	for _, w := range r.workers {
 		if w.Name == "" || w.Run == nil {
 			return nil, errors.New("relay: a worker needs a name and a Run function")

@@ -22,6 +22,15 @@ scripts/install_promtool.sh
 scripts/install_node.sh
 step "services and tools ready in $((SECONDS - began))s"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@localhost:5432/wallet_service?sslmode=disable}}"
+# A streaming standby of that server for the read replica tests in ./cmd/wallet-api (pg_basebackup -R into a scratch
+# directory, started with pg_ctl; reused while it streams). The flag tells those tests they run under make test, so
+# a missing standby fails them (with the reason) instead of skipping them; the rest of the suite still runs.
+export WALLET_LEDGER_TEST_SUITE=1
+TEST_REPLICA_URL="$(scripts/ensure_replica.sh)" || {
+  echo "scripts/ensure_replica.sh failed (above): the read replica tests will fail"
+  TEST_REPLICA_URL=""
+}
+export TEST_REPLICA_URL
 
 step "gofmt"
 unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))"

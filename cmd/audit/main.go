@@ -1,5 +1,7 @@
 // Command audit runs one full sweep of the ledger (the Kubernetes CronJob) and exits 0 when the ledger is clean,
-// 1 when it found any discrepancy, 2 when it could not run. The checks are the relay's and the API's
+// 1 when it found any discrepancy, 2 when it could not run. With --incremental it runs one pass of the relay's
+// continuous audit instead: what the outbox says changed since the audit's checkpoint (scripts/bench_grown.sh
+// times it). The checks are the relay's and the API's
 // (projector.Auditor): every wallet's projection against the sum of its journal entries, every transaction's
 // entries (at least two, zero sum, one asset), every asset's balances summing to zero, no projection without a
 // wallet. It prints a text report, or JSON with --json.
@@ -48,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, observe f
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up (exit 2) after this long")
+	incremental := fs.Bool("incremental", false, "one incremental pass (the relay's continuous audit) instead of the full sweep")
 	if err := fs.Parse(args); err != nil {
 		return exitCannotRun
 	}
@@ -57,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, observe f
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	report, err := sweep(ctx, slog.New(slog.NewJSONHandler(stderr, nil)))
+	report, err := sweep(ctx, slog.New(slog.NewJSONHandler(stderr, nil)), *incremental)
 	if err != nil {
 		fmt.Fprintln(stderr, "audit: could not run:", err)
 		return exitCannotRun
@@ -83,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, observe f
 	return exitClean
 }
 
-func sweep(ctx context.Context, log *slog.Logger) (projector.Report, error) {
+func sweep(ctx context.Context, log *slog.Logger, incremental bool) (projector.Report, error) {
 	cfg, err := config.Load()
 	if err != nil {
 		return projector.Report{}, err
@@ -105,6 +108,9 @@ func sweep(ctx context.Context, log *slog.Logger) (projector.Report, error) {
 	if err != nil {
 		return projector.Report{}, err
 	}
+	if incremental {
+		return auditor.Incremental(ctx)
+	}
 	return auditor.Full(ctx)
 }
 
@@ -113,8 +119,8 @@ func printText(w io.Writer, r projector.Report) error {
 	if !r.Clean() {
 		status = fmt.Sprintf("%d discrepancies", len(r.Findings))
 	}
-	if _, err := fmt.Fprintf(w, "audit %s: %s\nchecked %d wallets, %d transactions, %d assets in %dms\n",
-		r.Mode, status, r.Wallets, r.Transactions, r.Assets, r.DurationMS); err != nil {
+	if _, err := fmt.Fprintf(w, "audit %s: %s\nchecked %d wallets, %d transactions, %d assets, %d events in %dms\n",
+		r.Mode, status, r.Wallets, r.Transactions, r.Assets, r.Events, r.DurationMS); err != nil {
 		return err
 	}
 	for _, f := range r.Findings {

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/agentic-commerce/wallet-ledger/command"
+	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
@@ -27,6 +30,7 @@ type jsonReport struct {
 	Clean    bool                `json:"clean"`
 	Mode     string              `json:"mode"`
 	Wallets  int64               `json:"wallets_checked"`
+	Events   int                 `json:"events"`
 	Findings []projector.Finding `json:"findings"`
 }
 
@@ -116,4 +120,72 @@ func TestAuditCannotRun(t *testing.T) {
 	assert.Equal(t, exitCannotRun, code)
 	code, _, _ = audit(t, "extra")
 	assert.Equal(t, exitCannotRun, code)
+}
+
+// --incremental runs one pass of the relay's continuous audit: it covers what the outbox says changed since the
+// audit's checkpoint, finds a corrupted projection among them, and has nothing left to do after.
+func TestAuditIncrementalPass(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	t.Setenv("DATABASE_URL", l.url)
+	pool, cmds := l.pool, l.cmds
+	admin := auth.Caller{Sub: "treasury", Scopes: []string{auth.ScopeAdmin}}
+	idem := func() command.Idempotency {
+		k := uuid.NewString()
+		return command.Idempotency{Sub: admin.Sub, Key: k, Hash: []byte(k)}
+	}
+	// Passes until the stream is drained, once every outbox row is readable: the stream reads a row only when no
+	// older transaction of the (shared) server still runs.
+	drain := func() (passes []jsonReport) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			var waiting bool
+			require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox_events
+				WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))`).Scan(&waiting))
+			if !waiting {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "outbox rows never became readable")
+			time.Sleep(20 * time.Millisecond)
+		}
+		for time.Now().Before(deadline) {
+			code, js, _ := audit(t, "--incremental", "--json")
+			require.Contains(t, []int{exitClean, exitDiscrepancy}, code, js)
+			var rep jsonReport
+			require.NoError(t, json.Unmarshal([]byte(js), &rep), js)
+			require.Equal(t, projector.ModeIncremental, rep.Mode)
+			if rep.Events == 0 {
+				return passes
+			}
+			passes = append(passes, rep)
+		}
+		t.Fatal("the incremental audit never drained the outbox")
+		return nil
+	}
+	drain()
+
+	w := uuid.New()
+	_, err := cmds.CreateWallet.Run(ctx, admin, idem(), command.CreateWallet{WalletID: w, Asset: "NZD", Owner: "ann"})
+	require.NoError(t, err)
+	_, err = cmds.Adjust.Run(ctx, admin, idem(), command.Adjustment{WalletID: w, Asset: "NZD", Amount: 300, Reason: "seed"})
+	require.NoError(t, err)
+	passes := drain()
+	require.NotEmpty(t, passes)
+	for _, p := range passes {
+		assert.True(t, p.Clean, "%+v", p.Findings)
+	}
+
+	_, err = pool.Exec(ctx, `UPDATE balance_projections SET balance = 299 WHERE wallet_id = $1`, w)
+	require.NoError(t, err)
+	_, err = cmds.Adjust.Run(ctx, admin, idem(), command.Adjustment{WalletID: w, Asset: "NZD", Amount: 1, Reason: "more"})
+	require.NoError(t, err)
+	passes = drain()
+	var found bool
+	for _, p := range passes {
+		for _, f := range p.Findings {
+			found = found || (f.WalletID != nil && *f.WalletID == w && f.JournalBalance == 301 && f.ProjectedBalance == 300)
+		}
+	}
+	assert.True(t, found, "the pass that covered the new adjustment reports the corrupted projection: %+v", passes)
 }

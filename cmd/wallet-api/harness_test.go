@@ -80,7 +80,7 @@ func newAPIWith(t testing.TB, cfg config.Config) *testAPI {
 	a, err := newApp(context.Background(), cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.handler())
-	t.Cleanup(func() { srv.Close(); a.commands.Close(); a.pool.Close() })
+	t.Cleanup(func() { srv.Close(); a.close() })
 	return &testAPI{t: t, app: a, srv: srv, base: srv.URL}
 }
 

@@ -38,10 +38,10 @@ func run() int {
 		slog.Error("wallet-api cannot start", "error", err)
 		return 2
 	}
-	defer a.pool.Close()
-	// After the server has drained: the writes in flight are answered, then the batcher stops.
-	defer a.commands.Close()
+	// After the server has drained: the writes in flight are answered, then the batcher and the pools stop.
+	defer a.close()
 	go a.purgeKeys(ctx, 10*time.Minute)
+	go a.reads.Run(ctx)
 	serveDebug()
 
 	srv := &http.Server{

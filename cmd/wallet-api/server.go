@@ -20,6 +20,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 	"github.com/agentic-commerce/wallet-ledger/query"
@@ -34,6 +35,10 @@ type app struct {
 	queries  *query.Queries
 	limiter  *httpapi.RateLimiter
 	draining atomic.Bool
+	// readPool is the streaming standby's pool (READ_DATABASE_URL), nil without one; reads decides per read
+	// whether it or the primary answers, and its health check (reads.Run) must run beside the server.
+	readPool *pgxpool.Pool
+	reads    *replica.Router
 }
 
 // newApp builds the graph. It does not wait for the database: the process starts, answers /v1/health, and reports
@@ -51,6 +56,10 @@ func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	a, err := assemble(cfg, pool)
 	if err != nil {
 		pool.Close()
+		return nil, err
+	}
+	if err := a.useReplica(ctx); err != nil {
+		a.close()
 		return nil, err
 	}
 	return a, nil
@@ -95,7 +104,51 @@ func assemble(cfg config.Config, pool *pgxpool.Pool) (*app, error) {
 		commands.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, pool: pool, commands: commands, queries: queries, limiter: limiter}, nil
+	a := &app{cfg: cfg, pool: pool, commands: commands, queries: queries, limiter: limiter}
+	return a, nil
+}
+
+// useReplica connects the read replica when READ_DATABASE_URL names one. Like the primary's, its pool does not wait
+// for the server: a replica that does not answer is out of use until it does.
+func (a *app) useReplica(ctx context.Context) error {
+	var standby *pgxpool.Pool
+	if a.cfg.ReadDatabaseURL != "" {
+		poolCfg, err := eventstore.NewPoolConfig(a.cfg.ReadDatabaseURL, a.cfg.DBMaxConns, a.cfg.StatementTimeout, a.cfg.LockTimeout)
+		if err != nil {
+			return fmt.Errorf("READ_DATABASE_URL: %w", err)
+		}
+		telemetry.InstrumentPgx(poolCfg)
+		if standby, err = pgxpool.NewWithConfig(ctx, poolCfg); err != nil {
+			return fmt.Errorf("create read replica pool: %w", err)
+		}
+	}
+	router, err := replica.New(a.pool, standby, replica.Config{MaxWait: a.cfg.ReplicaMaxWait,
+		MaxLag: a.cfg.ReplicaMaxLag, CheckInterval: a.cfg.ReplicaCheckInterval})
+	if err != nil {
+		if standby != nil {
+			standby.Close()
+		}
+		return err
+	}
+	a.reads = router
+	if standby == nil {
+		return a.queries.Route(router, nil)
+	}
+	a.readPool = standby
+	store, err := eventstore.NewStore(standby)
+	if err != nil {
+		return err
+	}
+	return a.queries.Route(router, store)
+}
+
+// close stops the batcher (the writes in flight are answered first), then releases the pools.
+func (a *app) close() {
+	a.commands.Close()
+	a.pool.Close()
+	if a.readPool != nil {
+		a.readPool.Close()
+	}
 }
 
 // handler is the whole HTTP surface: the routes and what wraps them.
@@ -128,18 +181,23 @@ func (a *app) router() *mux.Router {
 // draining. A newer schema is served: migrate runs before a rollout (the chart's pre-upgrade hook), and every
 // migration keeps the previous release's binaries working, so the pods still running it must stay in service
 // until their successors are ready. An older schema is refused: this binary would use what is not there yet.
-func (a *app) ready(ctx context.Context) (int32, error) {
+// The read replica's state is reported beside, never a reason to be unready: reads fall back to the primary.
+func (a *app) ready(ctx context.Context) (httpapi.Readiness, error) {
 	if a.draining.Load() {
-		return 0, errors.New("shutting down")
+		return httpapi.Readiness{}, errors.New("shutting down")
 	}
 	var version int32
 	if err := a.pool.QueryRow(ctx, `SELECT version FROM `+migrations.VersionTable).Scan(&version); err != nil {
-		return 0, errors.New("the database does not answer or has no schema")
+		return httpapi.Readiness{}, errors.New("the database does not answer or has no schema")
 	}
+	st := httpapi.Readiness{SchemaVersion: version}
 	if want := migrations.Expected(); version < want {
-		return version, fmt.Errorf("schema is at version %d, this binary needs %d: run migrate", version, want)
+		return st, fmt.Errorf("schema is at version %d, this binary needs %d: run migrate", version, want)
 	}
-	return version, nil
+	if a.reads.Configured() {
+		st.Replica = a.reads.Status().View()
+	}
+	return st, nil
 }
 
 // purgeKeys deletes expired idempotency keys every interval until ctx ends.

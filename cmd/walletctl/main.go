@@ -23,6 +23,7 @@ commands:
   token   --sub S --scope "wallet:read wallet:write" [--ttl 1h] [--act A]
                                                                  mint a dev token signed with JWT_SECRET; --act: agent A acting for S
   seed    --count N [--base-url URL]                             create and fund N deterministic wallets
+  seed    --entries E --count N [--database-url URL]             grow a fresh database to E journal entries over N wallets (SQL)
   projections rebuild --dry-run|--apply                          replay the journal, compare, rewrite differing projections
   relay quarantine list [--json]                                 events the relay set aside after RELAY_MAX_ATTEMPTS failures
   relay quarantine release <event-id>...|--all                   have the relay publish them again (same event ids)

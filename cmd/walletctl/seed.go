@@ -25,6 +25,7 @@ func runSeed(ctx context.Context, args []string) error {
 	asset := fs.String("asset", "USD", "asset of the seeded wallets")
 	balance := fs.Int64("initial-balance", 10_000_000, "funding of each wallet, in minor units")
 	concurrency := fs.Int("concurrency", 16, "requests in flight")
+	g := growFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +34,9 @@ func runSeed(ctx context.Context, args []string) error {
 	}
 	if *count <= 0 || *count > 1_000_000 {
 		return errors.New("seed: --count must be within 1..1000000")
+	}
+	if *g.entries > 0 {
+		return runGrow(ctx, g, *count, *asset, *balance)
 	}
 	secret := envOr("JWT_SECRET", "dev-secret-change-me")
 	res, err := load.Seed(ctx, load.SeedConfig{

@@ -49,6 +49,13 @@ type Config struct {
 	RateLimit RateLimit
 	// CursorSecret signs list cursors: CURSOR_SECRET, or a key derived from JWT_SECRET when it is unset.
 	CursorSecret []byte
+
+	// ReadDatabaseURL is a streaming standby of DatabaseURL that serves reads (internal/replica); empty: the primary
+	// serves every read.
+	ReadDatabaseURL      string
+	ReplicaMaxWait       time.Duration // how long a read with Min-Position waits for the standby to replay it
+	ReplicaMaxLag        time.Duration // a standby further behind is out of use
+	ReplicaCheckInterval time.Duration // how often the standby's health is checked
 }
 
 // Budget is a token bucket: Rate requests per second on average, Burst at once.
@@ -83,6 +90,7 @@ func Load() (Config, error) {
 		LogLevel:     env("LOG_LEVEL", "info"),
 	}
 	c.UsingDefaultSecret = c.JWTSecret == DefaultJWTSecret
+	c.ReadDatabaseURL = env("READ_DATABASE_URL", "")
 	var errs []string
 	var err error
 	if c.SystemWalletID, err = uuid.Parse(env("SYSTEM_WALLET_ID", DefaultSystemWalletID)); err != nil {
@@ -114,6 +122,8 @@ func Load() (Config, error) {
 		{"SHUTDOWN_TIMEOUT", "20s", &c.ShutdownTimeout},
 		{"IDEMPOTENCY_TTL", "48h", &c.IdempotencyTTL},
 		{"HOLD_MAX_TTL", "720h", &c.HoldMaxTTL},
+		{"REPLICA_MAX_LAG", "5s", &c.ReplicaMaxLag},
+		{"REPLICA_CHECK_INTERVAL", "1s", &c.ReplicaCheckInterval},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(env(d.name, d.def))
@@ -122,6 +132,12 @@ func Load() (Config, error) {
 			continue
 		}
 		*d.dst = v
+	}
+	// 0 is allowed: a read whose position the standby has not replayed goes to the primary at once.
+	if v, err := time.ParseDuration(env("REPLICA_MAX_WAIT", "300ms")); err != nil || v < 0 {
+		errs = append(errs, "REPLICA_MAX_WAIT: want a duration such as 300ms, or 0")
+	} else {
+		c.ReplicaMaxWait = v
 	}
 	if c.IdempotencyTTL < 24*time.Hour {
 		errs = append(errs, "IDEMPOTENCY_TTL: keys must be kept at least 24h")

@@ -9,8 +9,16 @@ import (
 )
 
 // ReadyCheck reports whether the process can serve: for wallet-api, the database answers and its schema is at the
-// expected version. It returns the schema version it saw.
-type ReadyCheck func(ctx context.Context) (schemaVersion int32, err error)
+// expected version. It returns what it saw.
+type ReadyCheck func(ctx context.Context) (Readiness, error)
+
+// Readiness is what GET /v1/ready reports besides its status.
+type Readiness struct {
+	SchemaVersion int32
+	// Replica, when set, describes the read replica. It is reported, never a reason to be unready: while it is out
+	// of use the primary answers every read.
+	Replica any
+}
 
 // readyTimeout keeps a probe from hanging on an unreachable database.
 const readyTimeout = 2 * time.Second
@@ -23,7 +31,7 @@ func RegisterHealth(r *mux.Router, ready ReadyCheck, onReady func(bool)) {
 	r.HandleFunc("/v1/ready", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		version, err := ready(ctx)
+		st, err := ready(ctx)
 		if onReady != nil {
 			onReady(err == nil)
 		}
@@ -31,6 +39,10 @@ func RegisterHealth(r *mux.Router, ready ReadyCheck, onReady func(bool)) {
 			WriteProblem(w, r, Errorf("service_unavailable", "not ready: %v", err))
 			return
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "schema_version": version})
+		body := map[string]any{"status": "ready", "schema_version": st.SchemaVersion}
+		if st.Replica != nil {
+			body["replica"] = st.Replica
+		}
+		WriteJSON(w, http.StatusOK, body)
 	}).Methods(http.MethodGet)
 }

@@ -29,6 +29,7 @@ type instrumentSet struct {
 	batchTime   metric.Float64Histogram
 	batchRetry  metric.Int64Counter
 	webhookInstruments
+	reads metric.Int64Counter
 }
 
 // gauges carries the last values the observable gauges report; it outlives any one provider.
@@ -40,6 +41,9 @@ var gauges struct {
 	auditSet       atomic.Bool
 	auditDiscrep   atomic.Int64
 	auditCleanUnix atomic.Int64 // 0 until a clean audit has been seen
+	replicaSet     atomic.Bool
+	replicaInUse   atomic.Int64
+	replicaLagBits atomic.Uint64 // math.Float64bits of the lag in seconds
 }
 
 var (
@@ -191,6 +195,29 @@ func newInstrumentSet(m metric.Meter) (*instrumentSet, error) {
 		}))
 	add(err)
 	newWebhookInstruments(m, &s.webhookInstruments, add)
+	s.reads, err = m.Int64Counter("ledger.reads",
+		metric.WithDescription("Reads of the query side, by the server that answered (primary or replica) and why."),
+		metric.WithUnit("{request}"))
+	add(err)
+	_, err = m.Int64ObservableGauge("ledger.replica.in_use",
+		metric.WithDescription("1 while the read replica serves reads, 0 while it is out of use; absent without one."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if gauges.replicaSet.Load() {
+				o.Observe(gauges.replicaInUse.Load())
+			}
+			return nil
+		}))
+	add(err)
+	_, err = m.Float64ObservableGauge("ledger.replica.lag",
+		metric.WithDescription("How far the read replica's replay is behind the primary, as of its last health check."),
+		metric.WithUnit("s"),
+		metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
+			if gauges.replicaSet.Load() {
+				o.Observe(math.Float64frombits(gauges.replicaLagBits.Load()))
+			}
+			return nil
+		}))
+	add(err)
 	if len(errs) > 0 {
 		return &s, fmt.Errorf("create metric instruments: %w", errors.Join(errs...))
 	}

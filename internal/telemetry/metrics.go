@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -68,4 +69,23 @@ func RecordWriteBatch(ctx context.Context, size int, took time.Duration) {
 // RecordBatchRetry counts one batch that failed as a whole and whose writes are run again one at a time.
 func RecordBatchRetry(ctx context.Context) {
 	instruments().batchRetry.Add(ctx, 1)
+}
+
+// RecordRead counts one read of the query side: source is the server that answered (primary or replica), reason
+// why it was chosen (internal/replica names the reasons).
+func RecordRead(ctx context.Context, source, reason string) {
+	instruments().reads.Add(ctx, 1, metric.WithAttributes(attribute.String("source", source),
+		attribute.String("reason", reason)))
+}
+
+// SetReplicaStatus records the read replica's last health check: whether it serves reads and its lag in seconds.
+func SetReplicaStatus(inUse bool, lagSeconds float64) {
+	instruments()
+	gauges.replicaLagBits.Store(math.Float64bits(lagSeconds))
+	if inUse {
+		gauges.replicaInUse.Store(1)
+	} else {
+		gauges.replicaInUse.Store(0)
+	}
+	gauges.replicaSet.Store(true)
 }

@@ -112,3 +112,28 @@ affinity:
 {{- define "wallet-service.secretChecksum" -}}
 checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
 {{- end -}}
+
+{{/*
+wallet-api's read replica settings (docs/read-replicas.md); nothing unless readReplica.enabled. The URL comes
+from the Secret: fails closed when the chart's own Secret would not hold it.
+*/}}
+{{- define "wallet-service.readReplicaEnv" -}}
+{{- with .Values.readReplica }}
+{{- if .enabled }}
+{{- if and (not $.Values.existingSecret) (not $.Values.secretEnv.READ_DATABASE_URL) -}}
+{{- fail "readReplica.enabled needs secretEnv.READ_DATABASE_URL, or existingSecret holding the key READ_DATABASE_URL" -}}
+{{- end }}
+- name: READ_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "wallet-service.secretName" $ }}
+      key: READ_DATABASE_URL
+- name: REPLICA_MAX_WAIT
+  value: {{ .maxWait | quote }}
+- name: REPLICA_MAX_LAG
+  value: {{ .maxLag | quote }}
+- name: REPLICA_CHECK_INTERVAL
+  value: {{ .checkInterval | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
