@@ -41,10 +41,13 @@ field() { # report key -> the number it holds
   sed -nE "s/^  \"$2\": ([0-9.]+|true|false),?\$/\1/p" "$1" | head -1
 }
 
-# summary PROFILE REPORT: one line of what the profile served and what each process spent per transfer.
+# summary PROFILE REPORT RC: one line of what the profile served and what each process spent per transfer. It
+# passes when the run met its bar and the suite found the relay's work done (backlog drained, every event in the
+# stream exactly once).
 summary() {
   local verdict=FAIL cpu="" t
   [[ $(field "$2" passed) == true ]] && verdict=PASS
+  [[ $verdict == PASS && $3 != 0 ]] && verdict="FAIL (the relay's drain or the stream check, exit $3)"
   [[ -f ${2%.json}.cpu ]] && cpu=$(cat "${2%.json}.cpu")
   t=$(field "$2" transfers_committed_per_second)
   awk -v prof="$1" -v t="$t" -v dur="$(field "$2" duration_s)" -v p50="$(field "$2" write_p50_ms)" \
@@ -72,7 +75,7 @@ run() {
   set -e
   report=$(find "$REPORTS" -name "$name-*.json" -newer "$stamp" 2>/dev/null | sort | tail -1)
   rm -f "$stamp"
-  if [[ -n $report ]]; then LINES+=("$(summary "$1" "$report")"); else LINES+=("$1: no report (exit $rc)"); fi
+  if [[ -n $report ]]; then LINES+=("$(summary "$1" "$report" "$rc")"); else LINES+=("$1: no report (exit $rc)"); fi
   return $rc
 }
 

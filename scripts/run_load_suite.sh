@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The load suite: a fresh database, the API and the relay (publishing to NATS JetStream, as deployed), seeding,
 # then the smoke, baseline, hot_merchant, spike and short soak profiles with cmd/loadgen, each checking its
-# thresholds and the ledger's invariants, and the relay draining the outbox after each. Everything targets
-# 127.0.0.1 and every step is bounded in time; the script stops what it started.
+# thresholds and the ledger's invariants, the relay draining the outbox after each, and every outbox event then in
+# the JetStream stream exactly once. Everything targets 127.0.0.1 and every step is bounded in time; the script stops
+# what it started.
 #
 #   scripts/run_load_suite.sh                      # all profiles
 #   LOAD_PROFILES="smoke baseline" scripts/run_load_suite.sh
@@ -41,6 +42,7 @@ DB_URL="$PGHOST_URL/$LOAD_DB?sslmode=disable"
 RELAY_ADDR=${LOAD_RELAY_ADDR:-127.0.0.1:28081}
 RELAY_PUBLISHER=${LOAD_RELAY_PUBLISHER:-nats}
 RELAY_NICE=${LOAD_RELAY_NICE:-0}
+LOAD_STREAM=${LOAD_NATS_STREAM:-WALLET_LOAD}
 LOAD_DRAIN_TIMEOUT=${LOAD_DRAIN_TIMEOUT:-180}
 BASE_URL="http://$LOAD_API_ADDR"
 RUN_DIR=$(mktemp -d /tmp/wallet-load.XXXXXX)
@@ -91,7 +93,11 @@ start_api() {
   wait_ready "$BASE_URL" 30 || { tail -20 "$RUN_DIR/api.log"; exit 2; }
   kill -0 "$API_PID" 2>/dev/null || { echo "wallet-api exited: see $RUN_DIR/api.log" >&2; exit 2; }
   if relay_on; then
-    [[ $RELAY_PUBLISHER == nats ]] && scripts/ensure_nats.sh
+    if [[ $RELAY_PUBLISHER == nats ]]; then
+      scripts/ensure_nats.sh
+      # The stream holds this database's events only, so that check_stream can hold it to the outbox.
+      bin/loadgen stream -purge -stream "$LOAD_STREAM"
+    fi
     start_relay
   fi
 }
@@ -104,7 +110,7 @@ start_relay() {
   # generator; wait_drained fails a profile whose backlog it does not clear. Its own stream and subjects, so it
   # never mixes with a dev relay's, kept for an hour only.
   DATABASE_URL=$DB_URL RELAY_HTTP_ADDR=$RELAY_ADDR LOG_LEVEL=${LOG_LEVEL:-warn} RELAY_PUBLISHER=$RELAY_PUBLISHER \
-    NATS_STREAM=${LOAD_NATS_STREAM:-WALLET_LOAD} NATS_SUBJECT_PREFIX=${LOAD_NATS_PREFIX:-wallet_load} NATS_STREAM_MAX_AGE=1h \
+    NATS_STREAM=$LOAD_STREAM NATS_SUBJECT_PREFIX=${LOAD_NATS_PREFIX:-wallet_load} NATS_STREAM_MAX_AGE=1h \
     nice -n "$RELAY_NICE" bin/relay >>"$RUN_DIR/relay.log" 2>&1 &
   RELAY_PID=$!
   PIDS+=($RELAY_PID)
@@ -152,6 +158,12 @@ wait_drained() {
   done
 }
 
+# check_stream: every outbox event is in the JetStream stream exactly once (its Nats-Msg-Id is the event's ID).
+check_stream() {
+  [[ $RELAY_PUBLISHER == nats ]] || return 0
+  bin/loadgen stream -stream "$LOAD_STREAM" -database-url "$DB_URL"
+}
+
 for p in $LOAD_PROFILES; do # before anything starts: NAME or NAME@RATE
   [[ $p =~ ^[a-z_]+(@[1-9][0-9]*)?$ ]] || { echo "profile $p: want NAME or NAME@RATE (a positive integer)" >&2; exit 2; }
 done
@@ -195,6 +207,7 @@ for p in $LOAD_PROFILES; do
     'BEGIN { printf "postgres_s=%.2f api_s=%.2f relay_s=%.2f nats_s=%.2f loadgen_s=%.2f", pg/hz, api/hz, relay/hz, nats/hz, gen/hz }')
   echo "cpu from the profile's start until its events were drained: $cpu_line"
   if [[ -n $report ]]; then echo "$cpu_line" >"${report%.json}.cpu"; fi
+  if relay_on && ! check_stream; then rc=1; fi
   if (( rc == 0 )); then SUMMARY+=("  $p: PASS"); else SUMMARY+=("  $p: FAIL (exit $rc)"); fi
   (( rc == 0 )) || status=1
 done

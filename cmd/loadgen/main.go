@@ -8,6 +8,7 @@
 //	loadgen run -scenario resiliency_partition -fault pg-stop -fault-inject "CMD" -fault-heal "CMD"
 //	loadgen proxy -listen 127.0.0.1:15432 -upstream 127.0.0.1:5432 -control 127.0.0.1:18474
 //	loadgen list
+//	loadgen stream -stream WALLET_LOAD -database-url URL [-nats-url URL] [-purge]
 //
 // Exit status: 0 pass, 1 a threshold or invariant failed, 2 the run could not be carried out.
 package main
@@ -38,6 +39,9 @@ const usage = `usage: loadgen <command> [flags]
   run -scenario resiliency_partition -fault proxy-reset|proxy-blackhole|NAME [-fault-inject CMD -fault-heal CMD]
   proxy -listen ADDR -upstream ADDR -control ADDR    the cuttable TCP proxy the resiliency suite uses
   list                                               the profiles in load/data/scenarios.json
+  stream -stream NAME -database-url URL [-nats-url URL]   every outbox event in the JetStream stream exactly once;
+                                                     exit 0 yes, 1 no, 2 could not check
+  stream -stream NAME -purge [-nats-url URL]         empty the stream (before a relay starts on a fresh database)
 
 run -h lists every flag.
 `
@@ -68,11 +72,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		err = proxyCmd(ctx, args)
 	case "list":
 		err = listCmd(args)
+	case "stream":
+		code, err = streamCmd(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
 		return 0
 	default:
-		err = fmt.Errorf("unknown command %q (run, proxy, list)", cmd)
+		err = fmt.Errorf("unknown command %q (run, proxy, list, stream)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
@@ -259,4 +265,35 @@ func listCmd(args []string) error {
 		fmt.Printf("%-22s %6s  ~%.0f requests  %s\n", n, sc.TotalDuration(), sc.ExpectedRequests(), sc.Description)
 	}
 	return nil
+}
+
+// streamCmd checks that the relay delivered every outbox event to the JetStream stream exactly once (the load
+// suite runs it after each profile's backlog drained), or empties the stream first.
+func streamCmd(ctx context.Context, args []string) (int, error) {
+	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
+	stream := fs.String("stream", "", "JetStream stream the relay publishes to")
+	natsURL := fs.String("nats-url", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS server")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "the ledger's PostgreSQL URL")
+	purge := fs.Bool("purge", false, "empty the stream instead of checking it")
+	if err := fs.Parse(args); err != nil {
+		return 2, err
+	}
+	if *stream == "" || fs.NArg() > 0 {
+		return 2, errors.New("stream: want -stream NAME and flags only")
+	}
+	if *purge {
+		return 0, load.PurgeStream(ctx, *natsURL, *stream)
+	}
+	if *dbURL == "" {
+		return 2, errors.New("stream: -database-url (or DATABASE_URL) is required")
+	}
+	r, err := load.CheckStream(ctx, *dbURL, *natsURL, *stream)
+	if err != nil {
+		return 2, err
+	}
+	fmt.Printf("stream %s: %s\n", *stream, r)
+	if !r.OK() {
+		return 1, nil
+	}
+	return 0, nil
 }
