@@ -63,7 +63,7 @@ type EventsQuery struct {
 
 // ListEvents reads one page of the events feed (GET /v1/events): the events the caller may see, in commit order.
 // Pass NextCursor back as After for the next page, and to poll once HasMore is false.
-func (c *Client) ListEvents(ctx context.Context, q EventsQuery) (*EventPage, *Response, error) {
+func (c *Client) ListEvents(ctx context.Context, q EventsQuery, opts ...CallOption) (*EventPage, *Response, error) {
 	v := url.Values{}
 	if q.After != "" {
 		v.Set("after", q.After)
@@ -82,7 +82,7 @@ func (c *Client) ListEvents(ctx context.Context, q EventsQuery) (*EventPage, *Re
 		path += "?" + v.Encode()
 	}
 	var p EventPage
-	resp, err := c.read(ctx, path, &p)
+	resp, err := c.read(ctx, path, &p, opts...)
 	if err != nil {
 		return nil, resp, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
+	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 )
 
 // Events feed page sizes.
@@ -38,7 +39,17 @@ func (q *Queries) Events(w http.ResponseWriter, r *http.Request) {
 	if !caller.IsAdmin() {
 		fq.Audience = caller.Sub
 	}
-	page, err := eventstore.ReadFeed(r.Context(), q.store.Pool(), fq)
+	atLeast, err := minPosition(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	// A replica may answer: the relay records the feed under one lock, so its seqs commit in order and a replica
+	// holds a prefix of them; and a cursor never moves back (ReadFeed), so a consumer whose polls land on the
+	// primary and the replica in turn still gets every event once.
+	page, err := readFrom(r.Context(), q, replica.Bounded, atLeast, func(on *Queries) (eventstore.FeedPage, error) {
+		return eventstore.ReadFeed(r.Context(), on.store.Pool(), fq)
+	})
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return

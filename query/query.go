@@ -156,9 +156,8 @@ func Routes(r *mux.Router, q *Queries, authn *httpapi.Authenticator) {
 	r.Handle("/v1/wallets/{id}/mandates", read(serveListOn(q, fresh, (*Queries).WalletMandates, mandateFilters...))).Methods(http.MethodGet)
 	r.Handle("/v1/mandates/{id}", read(http.HandlerFunc(q.serveMandate))).Methods(http.MethodGet)
 	// The principal's own views: an agent acting for it (a delegated token) reads only the single resources it may
-	// spend from, never the lists, the feed or the webhook endpoints of its principal. Webhook endpoints, their
-	// deliveries and the event feed stay on the primary: a consumer resumes the feed from its cursor, and a replay
-	// from a replica that lags would only make it wait.
+	// spend from, never the lists, the feed or the webhook endpoints of its principal. The feed may come from a
+	// replica (events.go); webhook endpoints and their deliveries, an operator's views, stay on the primary.
 	own := func(h http.Handler) http.Handler { return read(principalOnly(h)) }
 	webhookRoutes(r, q, own)
 	// Lists, cursor-paged in one envelope (lists.go): browsing tolerates a bounded delay, and Min-Position bounds it.

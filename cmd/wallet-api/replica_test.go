@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -256,7 +257,8 @@ func TestWritesCarryAPositionAndReadsCheckMinPosition(t *testing.T) {
 
 	txID, _ := first.JSON(t)["transaction_id"].(string)
 	paths := []string{"/v1/wallets/" + from, "/v1/wallets/" + from + "/balance", "/v1/wallets/" + from + "/balance/audit",
-		"/v1/wallets/" + from + "/transactions", "/v1/transactions/" + txID, "/v1/wallets/" + from + "/mandates"}
+		"/v1/wallets/" + from + "/transactions", "/v1/transactions/" + txID, "/v1/wallets/" + from + "/mandates",
+		"/v1/wallets/" + from + "/holds", "/v1/wallets", "/v1/transactions", "/v1/events"}
 	for _, bad := range []string{"", "0", "16/b374d848", "0/01", "1/2/3", "0/1x", "100000000/0", "0/1;0/2", strings.Repeat("F", 300)} {
 		for _, path := range paths {
 			r := a.do(request{Method: http.MethodGet, Path: path, Token: dave, Multi: http.Header{"Min-Position": {bad}}})
@@ -304,4 +306,91 @@ func TestClientReadsItsOwnWritesThroughAReplica(t *testing.T) {
 
 	_, _, err = c.GetBalance(ctx, from, client.WithMinPosition("not-a-position"))
 	assert.True(t, client.IsCode(err, "invalid_position"), "%v", err)
+}
+
+// The events feed from the replica pages every event once: a consumer that pages from the standby, then (the
+// standby paused) from the primary, then from the standby again once it has caught up, gets each of its events
+// exactly once and in the feed's order. While the standby is paused a poll it answers brings nothing new, and the
+// cursor it returns does not move back.
+func TestEventsFeedFromTheReplicaPagesEveryEventOnce(t *testing.T) {
+	t.Setenv("WEBHOOK_SECRET_KEY", testWebhookKey)
+	a, sb := newReplicaAPI(t, 200*time.Millisecond, time.Hour, 50*time.Millisecond)
+	ctx := context.Background()
+	sub := uniqueSub("replica-feed")
+	tok := token(t, sub, auth.ScopeRead, auth.ScopeWrite)
+	c := a.newClient(tok, nil, setUpRetry)
+	from, to := a.createWallet(tok, "FDR"), a.createWallet(tok, "FDR")
+	a.fund(from, "FDR", 1_000)
+	pay := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			r := a.post(tok, "/v1/transfers", map[string]any{"from_wallet_id": from, "to_wallet_id": to, "amount": 1, "asset": "FDR"})
+			require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+		}
+	}
+	// recorded waits until the relay has recorded n of the caller's events in the feed, and returns the primary's
+	// position after them.
+	recorded := func(n int) string {
+		t.Helper()
+		waitUntil(t, 30*time.Second, "the relay to record the events", func() bool {
+			var got int
+			require.NoError(t, a.app.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE audience @> $1`, []string{sub}).Scan(&got))
+			return got >= n
+		})
+		var lsn string
+		require.NoError(t, a.app.pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn))
+		return lsn
+	}
+	var seen []string
+	after := ""
+	poll := func(opts ...client.CallOption) (int, bool) {
+		t.Helper()
+		p, _, err := c.ListEvents(ctx, client.EventsQuery{After: after, Limit: 3}, opts...)
+		a.requireOK(err, "a page of the feed")
+		for _, e := range p.Data {
+			seen = append(seen, e.EventID)
+		}
+		require.NotEmpty(t, p.NextCursor)
+		after = p.NextCursor
+		return len(p.Data), p.HasMore
+	}
+	served := func(src replica.Source, reason string) int64 { return a.app.reads.Served(src, reason) }
+
+	pay(5) // two wallets, a funding, five transfers: 8 events
+	startWebhookRelay(t)
+	sb.waitReplayed(recorded(8))
+	bounded := served(replica.Standby, replica.ReasonBounded)
+	for pages := 1; ; pages++ {
+		if _, more := poll(); !more {
+			assert.Equal(t, bounded+int64(pages), served(replica.Standby, replica.ReasonBounded), "the standby answered every page")
+			break
+		}
+	}
+	require.Len(t, seen, 8)
+
+	sb.pause()
+	pay(4)
+	pos := recorded(12)
+	n, more := poll()
+	assert.Zero(t, n, "the paused standby has none of the new events")
+	assert.False(t, more)
+	expired := served(replica.Primary, replica.ReasonWaitExpired)
+	n, more = poll(client.WithMinPosition(pos))
+	assert.Equal(t, 3, n, "with the position, the primary answers")
+	assert.True(t, more)
+	assert.Equal(t, expired+1, served(replica.Primary, replica.ReasonWaitExpired))
+
+	sb.resume()
+	sb.waitReplayed(pos)
+	bounded = served(replica.Standby, replica.ReasonBounded)
+	n, more = poll()
+	assert.Equal(t, 1, n, "the standby, caught up, serves the rest from the primary's cursor")
+	assert.False(t, more)
+	assert.Equal(t, bounded+1, served(replica.Standby, replica.ReasonBounded))
+
+	rows, err := a.app.pool.Query(ctx, `SELECT event_id::text FROM events WHERE audience @> $1 ORDER BY seq`, []string{sub})
+	require.NoError(t, err)
+	want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Equal(t, want, seen, "every event of the feed exactly once, in the feed's order")
 }
