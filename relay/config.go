@@ -26,6 +26,9 @@ const (
 	DefaultMaxAttempts   = 5
 	// DefaultOutboxRetention is how long relayed outbox rows are kept (OUTBOX_RETENTION).
 	DefaultOutboxRetention = 7 * 24 * time.Hour
+	// DefaultPageGather is how long a relay that keeps up lets events gather after a page that was not full
+	// (RELAY_PAGE_GATHER).
+	DefaultPageGather = 50 * time.Millisecond
 	// DefaultPruneInterval is how often the leader prunes the outbox (OUTBOX_PRUNE_INTERVAL).
 	DefaultPruneInterval = 10 * time.Minute
 )
@@ -45,8 +48,12 @@ type Config struct {
 	MaxAttempts   int           // failed attempts before an event is quarantined
 	LockKey       int64         // advisory lock of the single active relay
 	PollInterval  time.Duration // how often an idle relay looks for new outbox rows
-	LagInterval   time.Duration // how often the outbox lag is measured
-	BatchSize     int           // outbox rows read, published and acked per page (one transaction)
+	// PageGather is how long a relay that keeps up waits after a page that was not full before reading the next:
+	// events gather into fewer, larger pages, and each page's fixed cost (its transaction, the offsets row, the
+	// acknowledgements) is shared by more events. Zero reads again at once.
+	PageGather  time.Duration
+	LagInterval time.Duration // how often the outbox lag is measured
+	BatchSize   int           // outbox rows read, published and acked per page (one transaction)
 	// AckDeadline bounds how long one event may be retried inside one subscriber transaction before the batch is
 	// committed up to it and read again (so a long broker outage never pins a transaction open).
 	AckDeadline     time.Duration
@@ -106,6 +113,11 @@ func LoadConfig() (Config, error) {
 			continue
 		}
 		*d.dst = v
+	}
+	if v, err := time.ParseDuration(env("RELAY_PAGE_GATHER", DefaultPageGather.String())); err != nil || v < 0 || v > time.Second {
+		errs = append(errs, "RELAY_PAGE_GATHER: want a duration from 0 to 1s such as 50ms")
+	} else {
+		c.PageGather = v
 	}
 	// JetStream refuses a MaxAge shorter than the stream's duplicate window (2m).
 	if v, err := time.ParseDuration(env("NATS_STREAM_MAX_AGE", "0s")); err != nil || v < 0 || (v > 0 && v < 2*time.Minute) {

@@ -139,7 +139,8 @@ func testConfig(t testing.TB, publisher string) relay.Config {
 	id := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	return relay.Config{
 		Publisher: publisher, NATSURL: natsURL(), SubjectPrefix: "test" + id + ".events", NATSStream: "TEST_" + id,
-		PollInterval: 20 * time.Millisecond, LagInterval: 50 * time.Millisecond, AckDeadline: 2 * time.Second,
+		// Pages gather as deployed (RELAY_PAGE_GATHER), shorter: every test runs with it.
+		PollInterval: 20 * time.Millisecond, PageGather: 10 * time.Millisecond, LagInterval: 50 * time.Millisecond, AckDeadline: 2 * time.Second,
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, MaxAttempts: 3, ShutdownTimeout: 5 * time.Second,
 	}
 }

@@ -26,15 +26,18 @@ type pager struct {
 	offsets watermillsql.DefaultPostgreSQLOffsetsAdapter
 	group   string
 	poll    time.Duration
+	gather  time.Duration // the wait after a page that was not full (Config.PageGather)
+	size    int
 	log     *slog.Logger
 	// handle processes rows and returns how many of them, from the first, are done.
 	handle func(ctx context.Context, tx pgx.Tx, rows []watermillsql.Row) (int, error)
 }
 
 // newPager reads outbox_events for group, pageSize rows at a time.
-func newPager(pool *pgxpool.Pool, group string, pageSize int, poll time.Duration, log *slog.Logger,
+func newPager(pool *pgxpool.Pool, group string, pageSize int, poll, gather time.Duration, log *slog.Logger,
 	handle func(context.Context, pgx.Tx, []watermillsql.Row) (int, error)) *pager {
-	return &pager{pool: pool, schema: newOffsetOrderSchema(pool, pageSize), group: group, poll: poll, log: log, handle: handle}
+	return &pager{pool: pool, schema: newOffsetOrderSchema(pool, pageSize), group: group, poll: poll, gather: gather,
+		size: pageSize, log: log, handle: handle}
 }
 
 // run consumes pages until ctx ends.
@@ -48,10 +51,17 @@ func (p *pager) run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			p.log.WarnContext(ctx, "relay page failed; retrying", "consumer_group", p.group, "error", err)
 		}
-		if n == 0 || err != nil {
+		wait := time.Duration(0)
+		switch {
+		case n == 0 || err != nil:
+			wait = p.poll
+		case n < p.size:
+			wait = p.gather // caught up: let the next events gather into one page
+		}
+		if wait > 0 {
 			select {
 			case <-ctx.Done():
-			case <-time.After(p.poll):
+			case <-time.After(wait):
 			}
 		}
 	}

@@ -203,7 +203,7 @@ func (r *Relay) route(ctx context.Context) error {
 	defer cancel()
 	fwd := &forwarder{pool: r.pool, down: r.down, maxAttempts: r.cfg.MaxAttempts, retryMin: r.cfg.RetryMin,
 		retryMax: r.cfg.RetryMax, ackDeadline: r.cfg.AckDeadline, log: r.log}
-	pagers := append([]*pager{newPager(r.pool, r.cfg.ConsumerGroup, r.cfg.BatchSize, r.cfg.PollInterval, r.log, fwd.forwardPage)},
+	pagers := append([]*pager{newPager(r.pool, r.cfg.ConsumerGroup, r.cfg.BatchSize, r.cfg.PollInterval, r.cfg.PageGather, r.log, fwd.forwardPage)},
 		r.pagers...)
 	done := make(chan error, len(pagers))
 	for _, p := range pagers {

@@ -41,6 +41,33 @@ func TestStreamMaxAgeConfig(t *testing.T) {
 	}
 }
 
+func TestPageGatherConfig(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", relay.DefaultPageGather, false},
+		{"0", 0, false},
+		{"20ms", 20 * time.Millisecond, false},
+		{"1s", time.Second, false},
+		{"2s", 0, true}, // a relay that keeps up would lag by it: refused
+		{"-1ms", 0, true},
+		{"soon", 0, true},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			t.Setenv("RELAY_PAGE_GATHER", tc.value)
+			c, err := relay.LoadConfig()
+			if tc.wantErr {
+				require.ErrorContains(t, err, "RELAY_PAGE_GATHER")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.PageGather)
+		})
+	}
+}
+
 // The relay creates its stream with the configured MaxAge, so the broker discards old events instead of keeping
 // every one forever.
 func TestStreamIsCreatedWithMaxAge(t *testing.T) {

@@ -145,7 +145,7 @@ func WithWebhooks(cfg WebhookConfig) Option {
 	return func(r *Relay) {
 		cfg = cfg.withDefaults(r.cfg.LagInterval)
 		d := newDispatcher(r, cfg)
-		r.pagers = append(r.pagers, newPager(r.pool, WebhookConsumerGroup, r.cfg.BatchSize, r.cfg.PollInterval, r.log, d.fanOutPage))
+		r.pagers = append(r.pagers, newPager(r.pool, WebhookConsumerGroup, r.cfg.BatchSize, r.cfg.PollInterval, r.cfg.PageGather, r.log, d.fanOutPage))
 		r.workers = append(r.workers,
 			Worker{Name: "webhook-dispatch", LeaderOnly: true, Run: d.run},
 			Worker{Name: "webhook-lag", Run: d.measureBacklog})

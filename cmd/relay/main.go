@@ -22,6 +22,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/command"
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/profiler"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 	"github.com/agentic-commerce/wallet-ledger/relay"
 )
@@ -95,6 +96,7 @@ func run() int {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ListenAndServe() }()
 	slog.Info("relay starting", "addr", rcfg.HTTPAddr, "publisher", rcfg.Publisher)
+	profiler.Start(os.Getenv("DEBUG_ADDR"))
 
 	relayDone := make(chan error, 1)
 	runCtx, cancelRun := context.WithCancel(context.Background())

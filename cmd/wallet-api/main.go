@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentic-commerce/wallet-ledger/internal/config"
+	"github.com/agentic-commerce/wallet-ledger/internal/profiler"
 	"github.com/agentic-commerce/wallet-ledger/internal/telemetry"
 )
 
@@ -42,7 +43,7 @@ func run() int {
 	defer a.close()
 	go a.purgeKeys(ctx, 10*time.Minute)
 	go a.reads.Run(ctx)
-	serveDebug()
+	profiler.Start(os.Getenv("DEBUG_ADDR"))
 
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,

@@ -1,17 +1,17 @@
-package main
+// Package profiler serves Go's profiler on its own listener, for wallet-api and the relay alike.
+package profiler
 
 import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"time"
 )
 
-// serveDebug starts Go's profiler on DEBUG_ADDR when it is set (for example 127.0.0.1:6060), on its own listener
-// so it is never reachable through the API's port. Off by default; meant for loopback or a port-forward.
-func serveDebug() {
-	addr := os.Getenv("DEBUG_ADDR")
+// Start serves /debug/pprof on addr (for example 127.0.0.1:6060) when addr is set, on its own listener so it is
+// never reachable through the process's public port. Off when addr is empty (DEBUG_ADDR unset); meant for
+// loopback or a port-forward.
+func Start(addr string) {
 	if addr == "" {
 		return
 	}
