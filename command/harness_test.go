@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/agentic-commerce/wallet-ledger/eventstore"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
+	"github.com/agentic-commerce/wallet-ledger/internal/httpapi"
 	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/migrations"
 )
@@ -188,4 +190,156 @@ func (l *ledger) databaseTransactions(kind string) int {
 	require.NoError(l.t, l.pool.QueryRow(context.Background(),
 		`SELECT count(DISTINCT xmin::text) FROM journal_transactions WHERE kind = $1`, kind).Scan(&n))
 	return n
+}
+
+// serve runs req through u as its route does once the body is decoded: the delegation check, the validation (with
+// the IDs the path names) and Run. Validation refusals come back as the error the route would answer.
+func serve[Req, Cmd any](u *UseCase[Req, Cmd], caller auth.Caller, key Idempotency, path map[string]uuid.UUID, req Req) (Outcome, error) {
+	if err := u.admit(caller); err != nil {
+		return Outcome{}, err
+	}
+	cmd, err := u.validate(call{caller: caller, id: path["id"], ids: path}, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return u.Run(context.Background(), caller, key, cmd)
+}
+
+// at is the path of a route on resource id.
+func at(id uuid.UUID) map[string]uuid.UUID { return map[string]uuid.UUID{"id": id} }
+
+// reused is key carrying another request: the same Idempotency-Key sent with a different body.
+func reused(key Idempotency) Idempotency {
+	key.Hash = append([]byte("another request "), key.Hash...)
+	return key
+}
+
+// replayOf returns a function that requires out to be a replay of first: the same status, body and Location.
+func replayOf(t *testing.T, first Outcome) func(Outcome, error) {
+	return func(out Outcome, err error) {
+		t.Helper()
+		require.NoError(t, err)
+		assert.True(t, out.Replayed, "not replayed: %s", out.Body)
+		assert.Equal(t, first.Status, out.Status)
+		assert.Equal(t, first.Location, out.Location)
+		assert.JSONEq(t, string(first.Body), string(out.Body))
+	}
+}
+
+// decoded is out's body as a map (out must not be an error).
+func decoded(t *testing.T, out Outcome) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(out.Body, &m))
+	return m
+}
+
+// writtenTables are the tables a write changes, idempotency_keys aside (where a refusal is stored).
+var writtenTables = []string{"wallets", "balance_projections", "journal_transactions", "journal_entries", "holds",
+	"mandates", "outbox_events", "webhook_endpoints", "webhook_deliveries"}
+
+// state fingerprints every row of writtenTables: a refusal must leave it as it was.
+func (l *ledger) state() map[string]string {
+	l.t.Helper()
+	out := map[string]string{}
+	for _, table := range writtenTables {
+		var s string
+		// The table name is a constant of this file, never input.
+		require.NoError(l.t, l.pool.QueryRow(context.Background(), `SELECT count(*) || ' rows, ' ||
+			md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM `+table+` t`).Scan(&s))
+		out[table] = s
+	}
+	return out
+}
+
+// unchanged asserts that the written tables are as before.
+func (l *ledger) unchanged(before map[string]string, msgAndArgs ...any) {
+	l.t.Helper()
+	assert.Equal(l.t, before, l.state(), msgAndArgs...)
+}
+
+// clock is the write side's time, set by the test: a test that crosses an expiry moves it instead of sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// epoch is a Tuesday 10:00 UTC, so a day's limit period and a few hours' holds share one calendar day.
+var epoch = time.Date(2031, 3, 4, 10, 0, 0, 0, time.UTC)
+
+// setClock makes the write side tell time by a clock standing at epoch. Call it before the first write.
+func (l *ledger) setClock() *clock {
+	c := &clock{t: epoch}
+	l.c.now = c.now
+	return c
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// eventsOf returns the payloads of the outbox events of type typ, oldest first.
+func (l *ledger) eventsOf(typ string) []map[string]any {
+	l.t.Helper()
+	rows, err := l.pool.Query(context.Background(), `SELECT payload::text FROM outbox_events
+		WHERE metadata->>'event_type' = $1 ORDER BY "offset"`, typ)
+	require.NoError(l.t, err)
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var p string
+		require.NoError(l.t, rows.Scan(&p))
+		var m map[string]any
+		require.NoError(l.t, json.Unmarshal([]byte(p), &m))
+		out = append(out, m)
+	}
+	require.NoError(l.t, rows.Err())
+	return out
+}
+
+// journal reads a committed transaction and its entries as stored.
+func (l *ledger) journal(id uuid.UUID) eventstore.Transaction {
+	l.t.Helper()
+	tx, _, err := eventstore.GetTransaction(context.Background(), l.pool, id)
+	require.NoError(l.t, err)
+	return tx
+}
+
+// idOf is the UUID in field of a decoded body.
+func idOf(t *testing.T, body map[string]any, field string) uuid.UUID {
+	t.Helper()
+	s, ok := body[field].(string)
+	require.True(t, ok, "no %s in %v", field, body)
+	return uuid.MustParse(s)
+}
+
+// invalidFields returns a function that requires a validation_error, stored under the key or not, and returns
+// the fields it names.
+func invalidFields(t *testing.T) func(Outcome, error) []string {
+	return func(out Outcome, err error) []string {
+		t.Helper()
+		var p httpapi.Problem
+		if err != nil {
+			var e *httpapi.Problem
+			require.ErrorAs(t, err, &e)
+			p = *e
+		} else {
+			require.True(t, out.Problem, "not refused: %d %s", out.Status, out.Body)
+			require.NoError(t, json.Unmarshal(out.Body, &p))
+		}
+		require.Equal(t, "validation_error", p.Code, "%s", p.Detail)
+		var names []string
+		for _, f := range p.Errors {
+			names = append(names, f.Field)
+		}
+		return names
+	}
 }
