@@ -102,10 +102,12 @@ func (p *refundPlan) decide(d *decision) (Result, error) {
 	switch {
 	case !p.found || !see:
 		return Result{}, eventstore.ErrTransactionNotFound.Withf("transaction %s does not exist or is not visible to you", p.cmd.TransactionID)
+	case !p.refundable():
+		// Before the payee check: a transaction that is not a transfer or capture has no payee, so its own
+		// parties would otherwise be told they may not refund what nobody can.
+		return Result{}, ErrNotRefundable.Withf("transaction %s is a %s; only transfers and captures can be refunded", p.original.ID, p.original.Kind)
 	case !may:
 		return Result{}, ErrForbidden.Withf("only the receiving wallet's owner or an admin may refund")
-	case !p.refundable():
-		return Result{}, ErrNotRefundable.Withf("transaction %s is a %s; only transfers and captures can be refunded", p.original.ID, p.original.Kind)
 	}
 	// A refund moves money out of the payee's wallet: not while it is frozen. (The payer's may be: money comes in.)
 	if payee, ok := d.wallet(p.payee); ok {
