@@ -63,7 +63,7 @@ func TestTransferMovesMoney(t *testing.T) {
 	l.unchanged(before, "a replay and a reused key move nothing")
 	// A key is its caller's: bob's request under alice's key string is bob's own, new request.
 	bobs := Idempotency{Sub: bob.Sub, Key: key.Key, Hash: key.Hash}
-	assert.False(t, bodyOfOutcome(t)(serve(l.c.Transfer, bob, bobs, nil, transferRequest(to, from, "USD", 1))).Replayed)
+	assert.False(t, succeeded(t)(serve(l.c.Transfer, bob, bobs, nil, transferRequest(to, from, "USD", 1))).Replayed)
 	bal, _ = l.balance(from)
 	assert.EqualValues(t, 71, bal)
 	l.consistent()
@@ -172,8 +172,8 @@ func TestTransferValidation(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// bodyOfOutcome returns a function that requires a successful outcome and returns it.
-func bodyOfOutcome(t *testing.T) func(Outcome, error) Outcome {
+// succeeded returns a function that requires a successful outcome and returns it whole.
+func succeeded(t *testing.T) func(Outcome, error) Outcome {
 	return func(out Outcome, err error) Outcome {
 		t.Helper()
 		bodyOf(t)(out, err)
