@@ -40,6 +40,10 @@ export JWT_SECRET=${JWT_SECRET:-dev-secret-change-me}
 export JWT_AUDIENCE=${JWT_AUDIENCE:-agentic-commerce}
 export OTEL_TRACES_SAMPLER=${OTEL_TRACES_SAMPLER:-parentbased_traceidratio}
 export OTEL_TRACES_SAMPLER_ARG=${OTEL_TRACES_SAMPLER_ARG:-0.1}
+# The bench measures the ledger, not the per-caller rate limit: the load generator is one caller (as in
+# run_load_suite.sh).
+export RATE_LIMIT_RPS=${RATE_LIMIT_RPS:-1000000}
+export RATE_LIMIT_BURST=${RATE_LIMIT_BURST:-1000000}
 RUN_DIR=$(mktemp -d /tmp/wallet-grown.XXXXXX)
 PIDS=()
 API_PID="" RELAY_PID=""
