@@ -237,4 +237,9 @@ func primeCounters() {
 	}
 	sort.Strings(refusals)
 	telemetry.PrimeLedgerCounters(kinds, conflicts, refusals)
+	var reads [][2]string
+	for _, r := range replica.Routes() {
+		reads = append(reads, [2]string{string(r.Source), r.Reason})
+	}
+	telemetry.PrimeReadCounters(reads)
 }

@@ -129,6 +129,16 @@ func New(primary, standby *pgxpool.Pool, cfg Config) (*Router, error) {
 	return r, nil
 }
 
+// Routes lists every (source, reason) a router may send a read to: the series of the ledger.reads metric.
+func Routes() []Route {
+	out := []Route{{Standby, ReasonBounded}, {Standby, ReasonReached}}
+	for _, reason := range []string{ReasonNoReplica, ReasonOutOfUse, ReasonFresh, ReasonWaitExpired,
+		ReasonReplicaFailed, ReasonMissingReplica} {
+		out = append(out, Route{Primary, reason})
+	}
+	return out
+}
+
 // Configured reports whether there is a standby at all.
 func (r *Router) Configured() bool { return r.standby != nil }
 

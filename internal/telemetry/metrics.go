@@ -17,6 +17,7 @@ func PrimeLedgerCounters(kinds, conflictCodes, rejectionCodes []string) {
 	prime(func(s *instrumentSet) {
 		ctx := context.Background()
 		s.replays.Add(ctx, 0)
+		s.batchRetry.Add(ctx, 0)
 		for _, k := range kinds {
 			s.commits.Add(ctx, 0, metric.WithAttributes(attribute.String("kind", k)))
 		}
@@ -76,6 +77,17 @@ func RecordBatchRetry(ctx context.Context) {
 func RecordRead(ctx context.Context, source, reason string) {
 	instruments().reads.Add(ctx, 1, metric.WithAttributes(attribute.String("source", source),
 		attribute.String("reason", reason)))
+}
+
+// PrimeReadCounters makes the ledger.reads series exist at zero from the process's start, one per source and
+// reason given (internal/replica.Routes lists them).
+func PrimeReadCounters(routes [][2]string) {
+	prime(func(s *instrumentSet) {
+		for _, r := range routes {
+			s.reads.Add(context.Background(), 0, metric.WithAttributes(attribute.String("source", r[0]),
+				attribute.String("reason", r[1])))
+		}
+	})
 }
 
 // SetReplicaStatus records the read replica's last health check: whether it serves reads and its lag in seconds.
