@@ -52,15 +52,24 @@ func (c *Commands) resumeMandate(ctx context.Context, caller auth.Caller, id uui
 
 func (c *Commands) mandateChange(ctx context.Context, caller auth.Caller, id uuid.UUID, agentMay bool,
 	step func(*decision, eventstore.Mandate, bool) (eventstore.Mandate, string, error)) (plan, error) {
-	p := &mandateChange{caller: caller, id: id, agentMay: agentMay, step: step}
+	walletID, err := c.walletOfMandate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &mandateChange{caller: caller, id: id, walletID: walletID, agentMay: agentMay, step: step}, nil
+}
+
+// walletOfMandate returns the wallet mandate id is on, read before the batch so that its locks can include the
+// wallet; uuid.Nil when there is no such mandate (the plan then refuses it under the batch's locks).
+func (c *Commands) walletOfMandate(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
 	m, err := eventstore.GetMandate(ctx, c.store.Pool(), id)
 	switch {
 	case err == nil:
-		p.walletID = m.WalletID
-	case !errors.Is(err, ErrMandateNotFound):
-		return nil, err
+		return m.WalletID, nil
+	case errors.Is(err, ErrMandateNotFound):
+		return uuid.Nil, nil
 	}
-	return p, nil
+	return uuid.Nil, err
 }
 
 func (p *mandateChange) need(n *needs) {

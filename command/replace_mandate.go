@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -69,15 +68,11 @@ type replaceMandatePlan struct {
 
 // replaceMandate plans a replacement by the wallet's owner or an admin.
 func (c *Commands) replaceMandate(ctx context.Context, caller auth.Caller, cmd ReplaceMandate) (plan, error) {
-	p := &replaceMandatePlan{caller: caller, cmd: cmd}
-	m, err := eventstore.GetMandate(ctx, c.store.Pool(), cmd.MandateID)
-	switch {
-	case err == nil:
-		p.walletID = m.WalletID
-	case !errors.Is(err, ErrMandateNotFound):
+	walletID, err := c.walletOfMandate(ctx, cmd.MandateID)
+	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return &replaceMandatePlan{caller: caller, cmd: cmd, walletID: walletID}, nil
 }
 
 func (p *replaceMandatePlan) need(n *needs) {
