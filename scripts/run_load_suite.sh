@@ -185,8 +185,9 @@ for p in $LOAD_PROFILES; do
   fi
   log "profile $p"
   # As pgbench does before each run: vacuum and analyze what seeding and the earlier profiles wrote, so that
-  # autovacuum's catch-up does not land inside the measured window.
-  psql "$DB_URL" -qc "VACUUM ANALYZE"
+  # autovacuum's catch-up does not land inside the measured window; and a checkpoint, so that flushing what they
+  # left dirty does not either.
+  psql "$DB_URL" -qc "VACUUM ANALYZE" -c "CHECKPOINT"
   read -r pg0 api0 relay0 nats0 < <(cpu_snapshot)
   stamp=$(mktemp)
   set +e
