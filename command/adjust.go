@@ -63,8 +63,14 @@ func (c *Commands) adjust(_ context.Context, caller auth.Caller, cmd Adjustment)
 
 func (p *adjustPlan) need(n *needs) {
 	n.lock(p.cmd.WalletID)
-	// The asset's system wallet is created on first use; a batch that rolls back takes it back with it.
-	n.systemWallet(p.system, p.cmd.Asset)
+	if p.cmd.Amount > 0 {
+		// Money enters the asset: its system wallet is created on first use, when the credit is to a user wallet
+		// of the asset (a refused adjustment creates nothing). A batch that rolls back takes it back with it.
+		n.systemWallet(p.system, p.cmd.Asset, p.cmd.WalletID)
+		return
+	}
+	// A debit: money entered the asset before (only credits bring it in), so its system wallet exists.
+	n.lock(p.system)
 }
 
 func (p *adjustPlan) decide(d *decision) (Result, error) {
@@ -85,6 +91,11 @@ func (p *adjustPlan) decide(d *decision) (Result, error) {
 		}
 	}
 	if sys, ok := d.wallet(p.system); !ok || sys.Kind != eventstore.KindSystem {
+		if bal, _ := d.balance(w.ID); p.cmd.Amount < 0 && bal.Available() < -p.cmd.Amount {
+			// No money ever entered the asset, so the wallet holds none of it.
+			return Result{}, eventstore.ErrInsufficientFunds.Withf("wallet %s has %d available, the operation needs %d",
+				w.ID, bal.Available(), -p.cmd.Amount)
+		}
 		return Result{}, fmt.Errorf("system wallet %s of %s is missing or not a system wallet", p.system, p.cmd.Asset)
 	}
 	t := d.newTransaction(eventstore.KindAdjustment, p.cmd.Asset, p.cmd.Amount, p.cmd.Reason, p.cmd.Metadata,

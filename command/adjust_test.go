@@ -118,6 +118,40 @@ func TestAdjustRefusals(t *testing.T) {
 	l.consistent()
 }
 
+// The first adjustments of an asset that has no system wallet yet: one that is refused creates nothing, not even
+// the system wallet; the first credit creates it, in the same batch as a refusal.
+func TestAdjustRefusedInANewAssetCreatesNothing(t *testing.T) {
+	l := newLedger(t)
+	yen, euros := l.wallet(alice, "JPY"), l.wallet(alice, "EUR")
+	system := eventstore.SystemWalletID(systemBase, "JPY")
+	before := l.state()
+	for name, c := range map[string]struct {
+		wallet uuid.UUID
+		amount int64
+		code   string
+	}{
+		"credit to a missing wallet":   {uuid.New(), 5, "wallet_not_found"},
+		"credit to another asset":      {euros, 5, "asset_mismatch"},
+		"credit to the system wallet":  {system, 5, "wallet_not_found"},
+		"debit where no money entered": {yen, -5, "insufficient_funds"},
+	} {
+		out, err := l.adjust(admin, idem(admin), c.wallet, "JPY", c.amount)
+		assert.Equal(t, c.code, codeOf(t)(out, err), name)
+	}
+	l.unchanged(before, "a refused adjustment changes nothing, and creates no system wallet")
+
+	// A refusal and the first credit in one batch: the credit creates the system wallet.
+	credit := func(w uuid.UUID) *job {
+		return jobFor(t, l.c.Adjust, admin, idem(admin), Adjustment{WalletID: w, Asset: "JPY", Amount: 7, Reason: "first"})
+	}
+	outs := l.together(credit(uuid.New()), credit(yen))
+	assert.Equal(t, "wallet_not_found", codeOf(t)(outs[0].out, outs[0].err))
+	bodyOf(t)(outs[1].out, outs[1].err)
+	bal, _ := l.balance(system)
+	assert.EqualValues(t, -7, bal)
+	l.consistent()
+}
+
 // Only admins adjust: the route asks for the admin scope, an agent acting for an admin may not, and an admin's
 // correction of a frozen wallet is never blocked (a debit by anyone else is, should it ever be run in process).
 func TestAdjustWho(t *testing.T) {

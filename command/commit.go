@@ -196,8 +196,9 @@ func (b *batch) queueReads(q *pgx.Batch, keyTTL time.Duration) error {
 	queueClaims(q, keys, b.now.Add(keyTTL), b.claimed)
 	queueLookups(q, keys, b.stored)
 	for _, id := range sortedIDs(mapKeys(n.system)) {
-		eventstore.QueueEnsureSystemWallet(q, id, n.system[id], b.now)
-		projector.QueueInit(q, id, n.system[id], eventstore.KindSystem, b.now)
+		s := n.system[id]
+		eventstore.QueueEnsureSystemWallet(q, id, s.asset, s.credited, b.now)
+		projector.QueueInit(q, id, s.asset, eventstore.KindSystem, b.now)
 	}
 	if len(n.holds) > 0 {
 		eventstore.QueueLockHolds(q, sortedIDs(n.holds), b.holds)

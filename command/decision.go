@@ -41,7 +41,7 @@ type needs struct {
 	agents   []walletAgent
 	holds    []uuid.UUID
 	refunds  []uuid.UUID
-	system   map[uuid.UUID]string // system wallet -> its asset
+	system   map[uuid.UUID]systemNeed
 	// queries are reads of tables the batch does not model (webhook endpoints), queued after every lock above.
 	queries []func(b *pgx.Batch)
 }
@@ -82,12 +82,21 @@ func (n *needs) hold(id uuid.UUID) { n.holds = append(n.holds, id) }
 // refunded asks how much of transaction id is refunded so far; lock its payee first.
 func (n *needs) refunded(id uuid.UUID) { n.refunds = append(n.refunds, id) }
 
-// systemWallet asks for asset's system wallet, created if this is its first use, and locks it.
-func (n *needs) systemWallet(id uuid.UUID, asset string) {
+// systemNeed is a system wallet a batch may create: its asset, and the wallets credited against it.
+type systemNeed struct {
+	asset    string
+	credited []uuid.UUID
+}
+
+// systemWallet asks for asset's system wallet, locked, and created if this is its first use and credited is a user
+// wallet of asset (eventstore.QueueEnsureSystemWallet): money enters an asset only by a credit against it.
+func (n *needs) systemWallet(id uuid.UUID, asset string, credited uuid.UUID) {
 	if n.system == nil {
-		n.system = map[uuid.UUID]string{}
+		n.system = map[uuid.UUID]systemNeed{}
 	}
-	n.system[id] = asset
+	s := n.system[id]
+	s.asset, s.credited = asset, append(s.credited, credited)
+	n.system[id] = s
 	n.lock(id)
 }
 

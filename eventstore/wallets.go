@@ -63,13 +63,16 @@ func QueueInsertWallet(b *pgx.Batch, w Wallet) {
 		w.ID, w.Asset, w.Owner, w.Kind, metadataOrEmpty(w.Metadata), w.CreatedAt)
 }
 
-// QueueEnsureSystemWallet queues the creation of asset's system wallet if it does not exist yet. The conflict has
-// no target on purpose: wallets has two more unique keys that start with wallet_id, and with ON CONFLICT
-// (wallet_id) two concurrent first adjustments of an asset could both pass the primary key's check and one fail
-// on (wallet_id, asset) instead, a 500.
-func QueueEnsureSystemWallet(b *pgx.Batch, id uuid.UUID, asset string, now time.Time) {
-	b.Queue(`INSERT INTO wallets (wallet_id, asset, owner, kind, created_at) VALUES ($1, $2, $3, 'system', $4)
-		ON CONFLICT DO NOTHING`, id, asset, SystemOwner, now)
+// QueueEnsureSystemWallet queues the creation of asset's system wallet if it does not exist yet and one of the
+// wallets credited is a user wallet of asset: money is about to enter the asset. A credit that will be refused
+// (to a missing wallet, one of another asset, a system wallet) creates nothing. The conflict has no target on
+// purpose: wallets has two more unique keys that start with wallet_id, and with ON CONFLICT (wallet_id) two
+// concurrent first adjustments of an asset could both pass the primary key's check and one fail on (wallet_id,
+// asset) instead, a 500.
+func QueueEnsureSystemWallet(b *pgx.Batch, id uuid.UUID, asset string, credited []uuid.UUID, now time.Time) {
+	b.Queue(`INSERT INTO wallets (wallet_id, asset, owner, kind, created_at) SELECT $1, $2, $3, 'system', $4
+		WHERE EXISTS (SELECT 1 FROM wallets WHERE wallet_id = ANY($5) AND asset = $2 AND kind = 'user')
+		ON CONFLICT DO NOTHING`, id, asset, SystemOwner, now, credited)
 }
 
 // QueueLoadWallets queues a read of the wallets in ids into dst; missing ones are simply absent from dst. It reads

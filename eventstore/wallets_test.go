@@ -49,9 +49,15 @@ func race(t *testing.T, store *eventstore.Store, writers int, queue func(b *pgx.
 func TestEnsureSystemWalletIsSafeUnderConcurrency(t *testing.T) {
 	store, err := eventstore.NewStore(pgtest.Pool(t))
 	require.NoError(t, err)
+	credited := uuid.New()
+	_, err = pgtest.Pool(t).Exec(context.Background(), `INSERT INTO wallets (wallet_id, asset, owner, kind, created_at)
+		VALUES ($1, 'RACE', 'o', 'user', now())`, credited)
+	require.NoError(t, err)
 	for round := range 20 {
 		id := uuid.New()
-		errs := race(t, store, 12, func(b *pgx.Batch) { eventstore.QueueEnsureSystemWallet(b, id, "RACE", time.Now()) })
+		errs := race(t, store, 12, func(b *pgx.Batch) {
+			eventstore.QueueEnsureSystemWallet(b, id, "RACE", []uuid.UUID{credited}, time.Now())
+		})
 		for i, err := range errs {
 			assert.NoError(t, err, "round %d writer %d", round, i)
 		}

@@ -29,10 +29,12 @@ type Balance struct {
 // Available is what the wallet can spend now.
 func (b Balance) Available() int64 { return b.Balance - b.Held }
 
-// QueueInit queues the zero projection of a new wallet. For system wallets, created on first use by concurrent
-// writers, an existing row is kept.
+// QueueInit queues the zero projection of a new wallet, once the wallet exists. For system wallets, created on
+// first use by concurrent writers, an existing row is kept; one that was not created (eventstore.
+// QueueEnsureSystemWallet) gets none.
 func QueueInit(b *pgx.Batch, walletID uuid.UUID, asset, kind string, now time.Time) {
-	b.Queue(`INSERT INTO balance_projections (wallet_id, asset, kind, updated_at) VALUES ($1, $2, $3, $4)
+	b.Queue(`INSERT INTO balance_projections (wallet_id, asset, kind, updated_at) SELECT $1, $2, $3, $4
+		WHERE EXISTS (SELECT 1 FROM wallets WHERE wallet_id = $1)
 		ON CONFLICT (wallet_id) DO NOTHING`, walletID, asset, kind, now)
 }
 
