@@ -1,8 +1,8 @@
 // Package query is the read side: wallets, balances, the per-wallet audit and transactions, served by the GET
 // routes. Reads that must see every committed write (balances, mandates, holds) come from the primary, in the same
 // consistency as the writes, unless they send a position a read replica has replayed (Min-Position); reads that
-// tolerate a bounded delay (history, transactions, audits, lists) come from the replica when there is one in use
-// (replica.go).
+// tolerate a bounded delay (history, transactions, audits, lists, the events feed) come from the replica when there
+// is one in use (replica.go).
 package query
 
 import (

@@ -67,4 +67,8 @@ func runInstrumentedService(t *testing.T) {
 	RecordWebhookFailed(ctx)
 	RecordWebhookEndpointDisabled(ctx)
 	SetWebhookBacklog(12, 3)
+	RecordWriteBatch(ctx, 12, 4*time.Millisecond)
+	RecordBatchRetry(ctx)
+	RecordRead(ctx, "replica", "bounded_read")
+	SetReplicaStatus(true, 0.2)
 }
