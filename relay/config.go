@@ -15,7 +15,7 @@ const (
 	PublisherNATS = "nats"
 )
 
-// Defaults the README documents.
+// Defaults that docs/operations.md documents.
 const (
 	DefaultNATSURL       = "nats://127.0.0.1:4222"
 	DefaultSubjectPrefix = "wallet.events"

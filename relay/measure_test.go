@@ -16,7 +16,7 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/relay"
 )
 
-// The measurements of the README ("Relay and events"). They are benchmarks, so `make test` does not run them:
+// The measurements of docs/performance.md ("Relay"). They are benchmarks, so `make test` does not run them:
 //
 //	go test -run '^$' -bench 'BenchmarkRelay' -benchtime 1x ./relay/
 

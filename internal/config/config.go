@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Defaults that the README documents.
+// Defaults that docs/operations.md documents.
 const (
 	DefaultDatabaseURL    = "postgres://postgres@localhost:5432/wallet_service?sslmode=disable"
 	DefaultJWTSecret      = "dev-secret-change-me"
