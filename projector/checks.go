@@ -86,8 +86,8 @@ func auditWallets(ctx context.Context, q eventstore.Querier, ids []uuid.UUID, pr
 			GROUP BY b.wallet_id, b.bal, b.held, b.n, b.last`
 	}
 	rows, err := q.Query(ctx, `WITH ids AS (
-			SELECT wallet_id FROM wallets WHERE $1::uuid[] IS NULL OR wallet_id = ANY($1)
-			UNION SELECT wallet_id FROM balance_projections WHERE $1::uuid[] IS NULL OR wallet_id = ANY($1)
+			SELECT wallet_id FROM wallets WHERE `+inSet("wallet_id", ids == nil)+`
+			UNION SELECT wallet_id FROM balance_projections WHERE `+inSet("wallet_id", ids == nil)+`
 		), base AS (
 			SELECT i.wallet_id, coalesce(s.last_entry_id, 0) AS last, coalesce(s.balance, 0) AS bal,
 				coalesce(s.held, 0) AS held, coalesce(s.entry_count, 0) AS n
@@ -113,6 +113,17 @@ func auditWallets(ctx context.Context, q eventstore.Querier, ids []uuid.UUID, pr
 		return nil, fmt.Errorf("audit wallets: %w", err)
 	}
 	return out, nil
+}
+
+// inSet is the condition that keeps the rows whose column is in the array $1, or every row when all (then $1 is
+// NULL). Two statement texts, never `$1 IS NULL OR column = ANY($1)`: a prepared statement's generic plan cannot
+// drop that OR, so it scans the whole table and tests every row against the array, which on a grown ledger turned
+// an incremental pass of 20,000 transactions from two seconds into many minutes.
+func inSet(column string, all bool) string {
+	if all {
+		return "$1::uuid[] IS NULL"
+	}
+	return column + " = ANY($1::uuid[])"
 }
 
 // nilIfEmpty passes nil (every wallet) only when the caller asked for every wallet; an empty set stays empty.
@@ -190,7 +201,7 @@ func auditTransactions(ctx context.Context, q eventstore.Querier, ids []uuid.UUI
 		FROM journal_transactions t
 		LEFT JOIN journal_entries e ON e.transaction_id = t.transaction_id
 		LEFT JOIN wallets w ON w.wallet_id = e.wallet_id
-		WHERE $1::uuid[] IS NULL OR t.transaction_id = ANY($1)
+		WHERE `+inSet("t.transaction_id", all)+`
 		GROUP BY t.transaction_id, t.asset
 		HAVING count(e.entry_id) < 2 OR coalesce(sum(e.amount), 0) <> 0
 			OR count(*) FILTER (WHERE e.asset <> t.asset OR w.asset IS DISTINCT FROM e.asset) > 0`,
