@@ -90,13 +90,14 @@ func RunAudit(ctx context.Context, a *Auditor, cfg WorkerConfig, open *OpenFindi
 	if open == nil {
 		open = &OpenFindings{}
 	}
-	pass := func(run func(context.Context) (Report, error), mode string) {
+	pass := func(run func(context.Context) (Report, error), mode string) time.Duration {
+		start := time.Now()
 		r, err := run(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.log.WarnContext(ctx, "audit pass failed", "mode", mode, "error", err)
 			}
-			return
+			return time.Since(start)
 		}
 		n := open.Update(r)
 		if observe != nil {
@@ -106,10 +107,10 @@ func RunAudit(ctx context.Context, a *Auditor, cfg WorkerConfig, open *OpenFindi
 			a.log.InfoContext(ctx, "audit pass", "mode", r.Mode, "duration_ms", r.DurationMS, "wallets", r.Wallets,
 				"transactions", r.Transactions, "findings", len(r.Findings), "open", n)
 		}
+		return time.Since(start)
 	}
-	pass(a.Full, ModeFull)
+	full := time.NewTimer(NextFullSweep(cfg.AuditFullInterval, pass(a.Full, ModeFull)))
 	inc := time.NewTicker(cfg.AuditInterval)
-	full := time.NewTicker(cfg.AuditFullInterval)
 	defer inc.Stop()
 	defer full.Stop()
 	for {
@@ -117,11 +118,23 @@ func RunAudit(ctx context.Context, a *Auditor, cfg WorkerConfig, open *OpenFindi
 		case <-ctx.Done():
 			return
 		case <-full.C:
-			pass(a.Full, ModeFull)
+			full.Reset(NextFullSweep(cfg.AuditFullInterval, pass(a.Full, ModeFull)))
 		case <-inc.C:
 			pass(a.Incremental, ModeIncremental)
 		}
 	}
+}
+
+// fullSweepShare bounds the continuous audit's full sweeps to about a twentieth of the relay leader's time.
+const fullSweepShare = 20
+
+// NextFullSweep is how long after a full sweep that took took the next one starts: every interval, but never sooner
+// than fullSweepShare times took. The sweep reads the whole journal, so its time grows with the ledger (two minutes
+// at 10 million entries on two cores); without the bound it would take an ever larger share of the database's
+// CPU. The incremental passes keep checking every wallet written meanwhile, and bin/audit (the CronJob) sweeps on
+// its own schedule.
+func NextFullSweep(interval, took time.Duration) time.Duration {
+	return max(interval, fullSweepShare*took)
 }
 
 // RunHistory runs the history projector until ctx ends: it drains the outbox, then polls every interval.

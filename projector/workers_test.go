@@ -2,6 +2,7 @@ package projector_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,14 @@ func TestLoadWorkerConfig(t *testing.T) {
 		})
 		assert.Error(t, err, bad)
 	}
+}
+
+// The relay's full sweep keeps its interval while it is quick, and spaces out as the ledger grows and it slows.
+func TestNextFullSweep(t *testing.T) {
+	assert.Equal(t, 15*time.Minute, projector.NextFullSweep(15*time.Minute, 300*time.Millisecond), "a fresh ledger")
+	assert.Equal(t, 15*time.Minute, projector.NextFullSweep(15*time.Minute, 45*time.Second), "at the bound")
+	assert.Equal(t, 40*time.Minute, projector.NextFullSweep(15*time.Minute, 2*time.Minute), "10 million entries")
+	assert.Equal(t, time.Hour, projector.NextFullSweep(time.Hour, 2*time.Minute), "a longer interval set")
 }
 
 // An incremental pass retires only the findings of the wallets it rechecked; a full sweep replaces them all.
