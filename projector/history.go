@@ -21,6 +21,10 @@ type HistoryProjector struct {
 	store *eventstore.Store
 	// Batch is the most outbox events one step consumes.
 	Batch int
+	// Entries bounds the journal entries one step projects, shared among the wallets its events name. A step
+	// stays within the statement timeout however far behind the wallets are (after an outage, or on a ledger
+	// that was grown without its history): it keeps the stream's cursor where it was until they are caught up.
+	Entries int
 }
 
 // NewHistoryProjector returns the history projector on store.
@@ -28,11 +32,13 @@ func NewHistoryProjector(store *eventstore.Store) (*HistoryProjector, error) {
 	if store == nil {
 		return nil, errors.New("projector: nil store")
 	}
-	return &HistoryProjector{store: store, Batch: 2000}, nil
+	return &HistoryProjector{store: store, Batch: 2000, Entries: 20000}, nil
 }
 
-// Step consumes one slice of the outbox and catches up the wallets it names, with the checkpoint, in one
-// transaction: a crash leaves both where they were. It returns how many events it consumed.
+// Step reads one slice of the outbox and catches up the wallets it names by up to Entries entries, with the
+// checkpoint, in one transaction: a crash leaves both where they were. The checkpoint moves past the slice only
+// once every wallet it names is caught up; until then the next step reads the same slice and carries on. It
+// returns how many events the slice held (0: nothing to do).
 func (h *HistoryProjector) Step(ctx context.Context) (int, error) {
 	var n int
 	err := h.store.InTx(ctx, func(tx pgx.Tx) error {
@@ -44,10 +50,11 @@ func (h *HistoryProjector) Step(ctx context.Context) (int, error) {
 		if err != nil || t.events == 0 {
 			return err
 		}
-		if err := CatchUpHistory(ctx, tx, t.wallets); err != nil {
+		n = t.events
+		done, err := CatchUpHistory(ctx, tx, t.wallets, h.Entries)
+		if err != nil || !done {
 			return err
 		}
-		n = t.events
 		return saveCursor(ctx, tx, ConsumerHistory, t.next)
 	})
 	return n, err
@@ -63,18 +70,21 @@ func (h *HistoryProjector) Drain(ctx context.Context) error {
 	}
 }
 
-// CatchUpHistory appends to the history of wallets every journal entry after the last one projected, with the
-// running balance and held amount after each, in one statement. Heads are locked (in wallet order) so concurrent
-// callers serialise per wallet.
-func CatchUpHistory(ctx context.Context, tx pgx.Tx, wallets []uuid.UUID) error {
+// CatchUpHistory appends to the history of wallets the journal entries after the last one projected, at most
+// budget of them shared evenly among the wallets (at least one each), with the running balance and held amount
+// after each, in one statement. Heads are locked (in wallet order) so concurrent callers serialise per wallet.
+// done is false when a wallet may have entries left.
+func CatchUpHistory(ctx context.Context, tx pgx.Tx, wallets []uuid.UUID, budget int) (done bool, err error) {
 	if len(wallets) == 0 {
-		return nil
+		return true, nil
 	}
+	perWallet := max(budget/len(wallets), 1)
 	if _, err := tx.Exec(ctx, `INSERT INTO wallet_history_heads (wallet_id, last_entry_id, position, balance, held)
 		SELECT unnest($1::uuid[]), 0, 0, 0, 0 ON CONFLICT (wallet_id) DO NOTHING`, wallets); err != nil {
-		return fmt.Errorf("create history heads: %w", err)
+		return false, fmt.Errorf("create history heads: %w", err)
 	}
-	_, err := tx.Exec(ctx, `WITH h AS (
+	var most int
+	err = tx.QueryRow(ctx, `WITH h AS (
 			SELECT wallet_id, last_entry_id, balance, held FROM wallet_history_heads
 			WHERE wallet_id = ANY($1) ORDER BY wallet_id FOR UPDATE
 		), n AS (
@@ -83,7 +93,7 @@ func CatchUpHistory(ctx context.Context, tx pgx.Tx, wallets []uuid.UUID) error {
 				(h.held + sum(CASE WHEN e.bucket = 'held' THEN e.amount ELSE 0 END) OVER w)::bigint AS held_after
 			-- LATERAL: one index range scan per wallet for its new entries, never a pass over the journal.
 			FROM h CROSS JOIN LATERAL (SELECT * FROM journal_entries j
-				WHERE j.wallet_id = h.wallet_id AND j.entry_id > h.last_entry_id) e
+				WHERE j.wallet_id = h.wallet_id AND j.entry_id > h.last_entry_id ORDER BY j.entry_id LIMIT $2) e
 			JOIN journal_transactions t ON t.transaction_id = e.transaction_id
 			WINDOW w AS (PARTITION BY e.wallet_id ORDER BY e.entry_id)
 		), ins AS (
@@ -91,16 +101,20 @@ func CatchUpHistory(ctx context.Context, tx pgx.Tx, wallets []uuid.UUID) error {
 				balance_after, held_after, created_at)
 			SELECT wallet_id, entry_id, transaction_id, position, kind, bucket, amount, balance_after, held_after,
 				created_at FROM n
+		), heads AS (
+			UPDATE wallet_history_heads hd SET last_entry_id = l.entry_id, position = l.position,
+				balance = l.balance_after, held = l.held_after, updated_at = now()
+			FROM (SELECT DISTINCT ON (wallet_id) wallet_id, entry_id, position, balance_after, held_after
+				FROM n ORDER BY wallet_id, entry_id DESC) l
+			WHERE hd.wallet_id = l.wallet_id
 		)
-		UPDATE wallet_history_heads hd SET last_entry_id = l.entry_id, position = l.position,
-			balance = l.balance_after, held = l.held_after, updated_at = now()
-		FROM (SELECT DISTINCT ON (wallet_id) wallet_id, entry_id, position, balance_after, held_after
-			FROM n ORDER BY wallet_id, entry_id DESC) l
-		WHERE hd.wallet_id = l.wallet_id`, wallets)
+		SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM n GROUP BY wallet_id) per_wallet`,
+		wallets, perWallet).Scan(&most)
 	if err != nil {
-		return fmt.Errorf("project history of %d wallets: %w", len(wallets), err)
+		return false, fmt.Errorf("project history of %d wallets: %w", len(wallets), err)
 	}
-	return nil
+	// A wallet given its whole share may have more entries; one that got less has none left.
+	return most < perWallet, nil
 }
 
 // HistoryEntry is one journal entry of a wallet as the history read model holds it.

@@ -102,3 +102,44 @@ func TestHistoryProjectorNeverSkipsALateCommit(t *testing.T) {
 	require.NoError(t, h.Drain(ctx))
 	assert.Len(t, historyOf(t, l, w[0]), 2)
 }
+
+// A step projects at most Entries journal entries, and the stream's checkpoint moves past its events only once
+// every wallet they name is caught up: a history far behind is caught up in bounded steps, none skipped.
+func TestHistoryStepsAreBoundedAndCatchUp(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t, freshPool(t))
+	h, err := projector.NewHistoryProjector(l.store)
+	require.NoError(t, err)
+	h.Entries = 4
+	a, b := l.wallet("BND"), l.wallet("BND")
+	l.adjust(a, "BND", 1000)
+	for range 9 {
+		ok, err := l.transfer(ctx, a, b, "BND", 10)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	projected := func() int64 {
+		var n int64
+		require.NoError(t, l.pool.QueryRow(ctx, `SELECT count(*) FROM wallet_history WHERE wallet_id = ANY($1)`,
+			[]uuid.UUID{a, b}).Scan(&n))
+		return n
+	}
+	steps := 0
+	eventually(t, patience, func() bool {
+		before := projected()
+		n, err := h.Step(ctx)
+		require.NoError(t, err)
+		require.LessOrEqual(t, projected()-before, int64(h.Entries), "a step projected more than its budget")
+		steps++
+		return n == 0 && pendingEvents(t, l, projector.ConsumerHistory) == 0
+	}, "the history to catch up in bounded steps")
+	assert.GreaterOrEqual(t, steps, 5, "19 entries at most 4 a step")
+	assert.Zero(t, pendingEvents(t, l, projector.ConsumerHistory))
+	for w, want := range map[uuid.UUID]int64{a: 910, b: 90} {
+		entries := historyOf(t, l, w)
+		require.NotEmpty(t, entries)
+		assert.Equal(t, want, entries[0].BalanceAfter, "the running balance after the last entry")
+	}
+	assert.Len(t, historyOf(t, l, a), 10)
+	assert.Len(t, historyOf(t, l, b), 9)
+}
