@@ -93,13 +93,21 @@ func AuditWallet(ctx context.Context, store *eventstore.Store, walletID uuid.UUI
 	return a.Wallet(ctx, walletID)
 }
 
-// Wallet recomputes walletID's sums from its whole journal and compares them with its projection, in one
-// REPEATABLE READ snapshot so a concurrent write cannot make a consistent wallet look inconsistent.
+// Wallet recomputes walletID's journal sums and compares them with its projection, in one REPEATABLE READ
+// snapshot so a concurrent write cannot make a consistent wallet look inconsistent. The sums start from the
+// wallet's verified prefix (audit_wallet_sums, which the continuous audit keeps) and add the entries after it, so
+// the cost follows the entries since the last pass, not the wallet's whole history (a busy wallet of 49,000 entries
+// took 230 ms summed whole); a wallet that does not match is summed again over its whole journal, so an
+// inconsistency is never reported on the strength of a stored prefix alone.
 func (a *Auditor) Wallet(ctx context.Context, walletID uuid.UUID) (WalletAudit, error) {
 	var out []WalletAudit
 	err := a.store.InSnapshot(ctx, func(q eventstore.Querier) error {
 		var err error
-		out, err = auditWallets(ctx, q, []uuid.UUID{walletID}, false)
+		ids := []uuid.UUID{walletID}
+		if out, err = auditWallets(ctx, q, ids, true); err != nil || len(out) != 1 || out[0].Consistent() {
+			return err
+		}
+		out, err = auditWallets(ctx, q, ids, false)
 		return err
 	})
 	if err != nil {

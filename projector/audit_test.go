@@ -245,3 +245,35 @@ func TestIncrementalRechecksStalePrefix(t *testing.T) {
 	require.NoError(t, l.pool.QueryRow(ctx, `SELECT balance FROM audit_wallet_sums WHERE wallet_id = $1`, a).Scan(&prefix))
 	assert.Equal(t, int64(280), prefix)
 }
+
+// A wallet's audit adds the entries after its verified prefix; a stale prefix never makes a consistent wallet look
+// inconsistent (the wallet is summed again from its whole journal), and a wrong projection is still found.
+func TestWalletAuditFromItsPrefix(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t, freshPool(t))
+	auditor, err := projector.NewAuditor(l.store, nil)
+	require.NoError(t, err)
+	a, b := l.wallet("SEK"), l.wallet("SEK")
+	l.adjust(a, "SEK", 300)
+	drainAudit(t, l, auditor) // a's prefix: the adjustment
+	ok, err := l.transfer(ctx, a, b, "SEK", 20)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	check := func(consistent bool, projected int64) {
+		t.Helper()
+		w, err := auditor.Wallet(ctx, a)
+		require.NoError(t, err)
+		assert.Equal(t, consistent, w.Consistent())
+		assert.Equal(t, int64(280), w.JournalBalance, "the journal's sum, whatever the prefix says")
+		assert.Equal(t, int64(2), w.EntryCount)
+		assert.Equal(t, projected, w.ProjectedBalance)
+	}
+	check(true, 280)
+	_, err = l.pool.Exec(ctx, `UPDATE audit_wallet_sums SET balance = balance + 50 WHERE wallet_id = $1`, a)
+	require.NoError(t, err)
+	check(true, 280)
+	_, err = l.pool.Exec(ctx, `UPDATE balance_projections SET balance = balance + 7 WHERE wallet_id = $1`, a)
+	require.NoError(t, err)
+	check(false, 287)
+}
