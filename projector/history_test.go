@@ -143,3 +143,31 @@ func TestHistoryStepsAreBoundedAndCatchUp(t *testing.T) {
 	assert.Len(t, historyOf(t, l, a), 10)
 	assert.Len(t, historyOf(t, l, b), 9)
 }
+
+// The read side takes the outbox in xid order, numerically: the event of xid 99 comes before that of xid 100,
+// though "100" sorts first as text.
+func TestStreamIsReadInXidOrder(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t, freshPool(t))
+	for _, xid := range []string{"100", "99"} {
+		_, err := l.pool.Exec(ctx, `INSERT INTO outbox_events (uuid, payload, metadata, transaction_id)
+			VALUES ($1, json_build_object('wallet_ids', json_build_array($2::uuid)), '{}', $3::xid8)`,
+			uuid.NewString(), uuid.New(), xid)
+		require.NoError(t, err)
+	}
+	h, err := projector.NewHistoryProjector(l.store)
+	require.NoError(t, err)
+	h.Batch = 1
+	checkpoint := func() string {
+		var xid string
+		require.NoError(t, l.pool.QueryRow(ctx, `SELECT last_xid::text FROM read_side_checkpoints
+			WHERE consumer = $1`, projector.ConsumerHistory).Scan(&xid))
+		return xid
+	}
+	for _, want := range []string{"99", "100"} {
+		n, err := h.Step(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		assert.Equal(t, want, checkpoint())
+	}
+}

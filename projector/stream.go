@@ -71,7 +71,9 @@ func saveCursor(ctx context.Context, tx pgx.Tx, consumer string, c StreamCursor)
 // readStream reads up to limit outbox events after c and returns the wallets and transactions they name. Any event
 // type that carries wallet_ids counts, so later event types (holds, mandates) are covered without a change here.
 func readStream(ctx context.Context, q eventstore.Querier, c StreamCursor, limit int) (touched, error) {
-	rows, err := q.Query(ctx, `SELECT transaction_id::text, "offset", payload::text FROM outbox_events
+	// xid is the text of transaction_id under another name: ORDER BY a name of the select list would sort the text
+	// (100 before 99) and no index could serve it.
+	rows, err := q.Query(ctx, `SELECT transaction_id::text AS xid, "offset", payload::text FROM outbox_events
 		WHERE (transaction_id, "offset") > ($1::xid8, $2::bigint)
 		  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 		ORDER BY transaction_id, "offset" LIMIT $3`, c.XID, c.Offset, limit)

@@ -21,8 +21,9 @@ type TopicPruneOptions struct {
 }
 
 // topicFloorQuery returns the lowest cursor of the topic's downstream consumer groups: each group has read every
-// event at or below its (last_processed_transaction_id, offset_acked). %s is the offsets table.
-const topicFloorQuery = `SELECT last_processed_transaction_id::text, coalesce(offset_acked, 0) FROM %s
+// event at or below its (last_processed_transaction_id, offset_acked). %s is the offsets table. The text column
+// has its own name: ORDER BY a name of the select list sorts that output, and xids sorted as text put 100 before 99.
+const topicFloorQuery = `SELECT last_processed_transaction_id::text AS floor_xid, coalesce(offset_acked, 0) FROM %s
 	ORDER BY last_processed_transaction_id, coalesce(offset_acked, 0) LIMIT 1`
 
 // topicPruneBatchQuery looks at the next $2 events of the topic at or below the floor ($3, $4), in the order every

@@ -21,7 +21,7 @@ type topicEvent struct {
 
 func (l *ledger) topic(ctx context.Context) []topicEvent {
 	l.t.Helper()
-	rows, err := l.pool.Query(ctx, `SELECT transaction_id::text, "offset" FROM watermill_wallet_events
+	rows, err := l.pool.Query(ctx, `SELECT transaction_id::text AS xid, "offset" FROM watermill_wallet_events
 		ORDER BY transaction_id, "offset"`)
 	require.NoError(l.t, err)
 	var out []topicEvent
@@ -106,6 +106,28 @@ func TestPruneSQLTopicDeletesOnlyWhatEveryGroupRead(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, n)
 	assert.Equal(t, []int{7}, left(), "with no group only the age holds an event")
+}
+
+// The floor is the slowest group's cursor in xid order: a group at xid 99 holds the event of xid 100 even though
+// "100" sorts before "99" as text.
+func TestPruneSQLTopicFloorInXidOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLedger(t)
+	for _, xid := range []string{"99", "100", "101"} {
+		_, err := l.pool.Exec(ctx, `INSERT INTO watermill_wallet_events (uuid, payload, metadata, transaction_id, created_at)
+			VALUES ($1, '{}', '{}', $2::xid8, LOCALTIMESTAMP - '8 days'::interval)`, uuid.NewString(), xid)
+		require.NoError(t, err)
+	}
+	events := l.topic(ctx)
+	require.Len(t, events, 3)
+	require.Equal(t, "99", events[0].XID)
+	l.setTopicGroup(ctx, "slow", events[0])
+	l.setTopicGroup(ctx, "fast", events[2])
+	n, err := relay.PruneSQLTopic(ctx, l.pool, relay.TopicPruneOptions{OlderThan: 7 * 24 * time.Hour})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "only what the slow group read")
+	assert.Equal(t, events[1:], l.topic(ctx))
 }
 
 // A relay publishing to the SQL topic prunes it on schedule: what its downstream group has read goes once older
