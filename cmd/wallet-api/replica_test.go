@@ -141,7 +141,7 @@ func TestLaggingReplicaIsTakenOutOfUseUntilItCatchesUp(t *testing.T) {
 
 	sb.pause()
 	a.fund(w, "USD", 250) // the primary moves on; the standby does not
-	waitUntil(t, 30*time.Second, "the lagging standby out of use", func() bool { return !a.app.reads.Status().InUse })
+	waitUntil(t, patience, "the lagging standby out of use", func() bool { return !a.app.reads.Status().InUse })
 	ready := a.get("", "/v1/ready")
 	require.Equal(t, http.StatusOK, ready.Status, "a lagging replica never makes the service unready: %s", ready.Body)
 	rep, ok := ready.JSON(t)["replica"].(map[string]any)
@@ -332,7 +332,7 @@ func TestEventsFeedFromTheReplicaPagesEveryEventOnce(t *testing.T) {
 	// position after them.
 	recorded := func(n int) string {
 		t.Helper()
-		waitUntil(t, 30*time.Second, "the relay to record the events", func() bool {
+		waitUntil(t, patience, "the relay to record the events", func() bool {
 			var got int
 			require.NoError(t, a.app.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE audience @> $1`, []string{sub}).Scan(&got))
 			return got >= n
