@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -153,11 +154,17 @@ type HistoryPage struct {
 // sees every row that existed when it began, once.
 func ReadHistory(ctx context.Context, store *eventstore.Store, walletID uuid.UUID, before *int64, limit int) (HistoryPage, error) {
 	var page HistoryPage
+	// Always a bound, never `$2 IS NULL OR entry_id < $2`: a prepared statement's generic plan could not seek to
+	// it and would read the wallet's history from the newest entry down to the page.
+	below := int64(math.MaxInt64)
+	if before != nil {
+		below = *before
+	}
 	err := store.InSnapshot(ctx, func(q eventstore.Querier) error {
 		rows, err := q.Query(ctx, `SELECT entry_id, transaction_id, position, kind, bucket, amount, balance_after,
 			held_after, created_at FROM wallet_history
-			WHERE wallet_id = $1 AND ($2::bigint IS NULL OR entry_id < $2) ORDER BY entry_id DESC LIMIT $3`,
-			walletID, before, limit+1)
+			WHERE wallet_id = $1 AND entry_id < $2 ORDER BY entry_id DESC LIMIT $3`,
+			walletID, below, limit+1)
 		if err != nil {
 			return fmt.Errorf("read history of %s: %w", walletID, err)
 		}

@@ -39,3 +39,28 @@ func TestFullScansTellsKeyReadsFromTableReads(t *testing.T) {
 		assert.Equal(t, tc.found, len(got) > 0, "%s: %v", tc.name, got)
 	}
 }
+
+func TestLostBoundsFindsAGenericPlanThatFiltersWhatItCouldSeek(t *testing.T) {
+	tables := map[string]bool{"wallet_history": true}
+	indexes := map[string]IndexInfo{"wallet_history_pkey": {Table: "wallet_history", Leading: "wallet_id"}}
+	page := func(cond string) PlanNode {
+		return PlanNode{NodeType: "Limit", Plans: []PlanNode{{NodeType: "Index Scan", Relation: "wallet_history",
+			Index: "wallet_history_pkey", IndexCond: cond}}}
+	}
+	custom := page("((wallet_id = '56d64394-d8af-4cd6-b536-8bd0ffdaffe8'::uuid) AND (entry_id < 5095200))")
+	assert.NotEmpty(t, LostBounds(page("(wallet_id = $1)"), custom, tables, indexes),
+		"`$2 IS NULL OR entry_id < $2`: the generic plan filters the bound")
+	assert.Empty(t, LostBounds(page("((wallet_id = $1) AND (entry_id < $2))"), custom, tables, indexes),
+		"the same bounds, as parameters")
+	assert.Empty(t, LostBounds(page("(wallet_id = $1)"), page("(wallet_id = '56d64394-d8af-4cd6-b536-8bd0ffdaffe8'::uuid)"),
+		tables, indexes), "the first page: no bound to lose")
+	assert.Empty(t, LostBounds(page("(wallet_id = $1)"), custom, map[string]bool{}, indexes),
+		"a table that does not grow")
+	twice := func(a, b PlanNode) PlanNode { return PlanNode{NodeType: "Nested Loop", Plans: []PlanNode{a, b}} }
+	assert.Empty(t, LostBounds(twice(page("(wallet_id = w.wallet_id)"), page("((wallet_id = $1) AND (entry_id < $2))")),
+		twice(custom, page("(wallet_id = w.wallet_id)")), tables, indexes),
+		"one index scanned twice, each scan as bounded as its counterpart")
+	assert.NotEmpty(t, LostBounds(twice(page("(wallet_id = w.wallet_id)"), page("(wallet_id = $1)")),
+		twice(custom, page("(wallet_id = w.wallet_id)")), tables, indexes),
+		"one index scanned twice, one scan's bound lost")
+}
