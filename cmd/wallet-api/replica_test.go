@@ -169,6 +169,7 @@ func TestStoppedReplicaFallsBackToThePrimary(t *testing.T) {
 	from, to := a.createWallet(carol, "USD"), a.createWallet(carol, "USD")
 	a.fund(from, "USD", 1_000)
 
+	sb.disrupt()
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {

@@ -15,31 +15,15 @@ import (
 	"github.com/agentic-commerce/wallet-ledger/internal/replica"
 )
 
-// The read replica tests run against a real streaming standby of the test PostgreSQL: scripts/ensure_replica.sh
-// builds it (pg_basebackup -R, pg_ctl) and scripts/test.sh exports its URL as TEST_REPLICA_URL. The package
-// database is created on the primary and reaches the standby by replication, like any data. Only this package
-// pauses, stops and restarts the standby, one test at a time.
+// The read replica tests run against a real streaming standby of the test PostgreSQL (pgtest.StandbyURL). The
+// package database is created on the primary and reaches the standby by replication, like any data. A test that
+// pauses, stops or restarts the standby holds it exclusively (pgtest.HoldStandby): other packages' tests that need
+// it streaming hold it shared.
 
-// standbyURL returns the package database on the test standby. Under make test (WALLET_LEDGER_TEST_SUITE=1, set by
-// scripts/test.sh) a missing standby fails the test; a plain go test without one skips, naming the command that
-// provides it.
+// standbyURL returns the package database on the test standby.
 func standbyURL(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("TEST_REPLICA_URL")
-	if base == "" {
-		msg := "no streaming standby for the replica tests: TEST_REPLICA_URL is empty. " +
-			"Run: export TEST_REPLICA_URL=\"$(scripts/ensure_replica.sh)\""
-		if os.Getenv("WALLET_LEDGER_TEST_SUITE") == "1" {
-			t.Fatal(msg + " (scripts/test.sh sets it; did scripts/ensure_replica.sh fail?)")
-		}
-		t.Skip(msg)
-	}
-	u, err := url.Parse(base)
-	require.NoError(t, err, "TEST_REPLICA_URL")
-	pkg, err := url.Parse(pgtest.URL(t))
-	require.NoError(t, err)
-	u.Path = pkg.Path
-	return u.String()
+	return pgtest.StandbyURL(t, pgtest.URL(t))
 }
 
 // standby controls the test standby as its superuser.
@@ -74,9 +58,16 @@ func (s standby) pauseState() string {
 	return st
 }
 
+// disrupt holds the standby exclusively for the rest of the test: it may be paused or stopped.
+func (s standby) disrupt() {
+	s.t.Helper()
+	pgtest.HoldStandby(s.t, true)
+}
+
 // pause stops WAL replay (the standby keeps receiving) until resume or the end of the test.
 func (s standby) pause() {
 	s.t.Helper()
+	s.disrupt()
 	s.exec(`SELECT pg_wal_replay_pause()`)
 	s.t.Cleanup(func() { _ = s.tryResume() })
 	waitUntil(s.t, 30*time.Second, "replay paused", func() bool { return s.pauseState() == "paused" })
