@@ -6,11 +6,13 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// The read replica (READ_DATABASE_URL, docs/read-replicas.md) reaches wallet-api, and only wallet-api, from a
-// Secret; its tuning comes from values; without readReplica.enabled nothing of it is rendered.
+// The read replica (READ_DATABASE_URL, docs/read-replicas.md) reaches wallet-api from a Secret, with its tuning from
+// values; the relay and the audit CronJob get the URL alone, for their full sweeps; without readReplica.enabled
+// nothing of it is rendered.
 func TestChartReadReplica(t *testing.T) {
 	const replicaURL = "postgres://wallet:pw@replica-db.internal:25060/wallet_service?sslmode=require"
 	base := []string{"--set", "secretEnv.JWT_SECRET=s", "--set-string", "secretEnv.DATABASE_URL=postgres://u@db/w"}
@@ -39,8 +41,18 @@ func TestChartReadReplica(t *testing.T) {
 		t.Errorf("REPLICA_MAX_WAIT = %q, want the value set (250ms)", got)
 	}
 	relay := object[appsv1.Deployment](t, on, "Deployment", "wallet-service-relay").Spec.Template.Spec.Containers[0]
-	if hasEnv(relay, "READ_DATABASE_URL") {
-		t.Error("the relay gets READ_DATABASE_URL; only wallet-api reads from the replica")
+	audit := object[batchv1.CronJob](t, on, "CronJob", "wallet-service-audit").Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+	for name, c := range map[string]corev1.Container{"relay": relay, "audit CronJob": audit} {
+		if ref := secretRef(c, "READ_DATABASE_URL"); ref == nil || ref.Name != "wallet-service" || ref.Key != "READ_DATABASE_URL" {
+			t.Errorf("%s READ_DATABASE_URL from %+v, want Secret wallet-service key READ_DATABASE_URL", name, ref)
+		}
+		if hasEnv(c, "REPLICA_MAX_WAIT") {
+			t.Errorf("%s gets wallet-api's read routing tuning", name)
+		}
+	}
+	offAudit := object[batchv1.CronJob](t, off, "CronJob", "wallet-service-audit").Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+	if hasEnv(offAudit, "READ_DATABASE_URL") {
+		t.Error("the audit CronJob sets READ_DATABASE_URL although readReplica.enabled is false")
 	}
 
 	// With existingSecret the chart holds no secret: the key must be in the operator's Secret.
@@ -54,14 +66,19 @@ func TestChartReadReplica(t *testing.T) {
 	}
 }
 
-func checkReplicaEnv(t *testing.T, c corev1.Container, secret string) {
-	t.Helper()
-	var ref *corev1.SecretKeySelector
+// secretRef returns where c takes the variable name from, nil unless from a Secret.
+func secretRef(c corev1.Container, name string) *corev1.SecretKeySelector {
 	for _, e := range c.Env {
-		if e.Name == "READ_DATABASE_URL" && e.ValueFrom != nil {
-			ref = e.ValueFrom.SecretKeyRef
+		if e.Name == name && e.ValueFrom != nil {
+			return e.ValueFrom.SecretKeyRef
 		}
 	}
+	return nil
+}
+
+func checkReplicaEnv(t *testing.T, c corev1.Container, secret string) {
+	t.Helper()
+	ref := secretRef(c, "READ_DATABASE_URL")
 	if ref == nil || ref.Name != secret || ref.Key != "READ_DATABASE_URL" {
 		t.Errorf("wallet-api READ_DATABASE_URL from %+v, want Secret %s key READ_DATABASE_URL, never a literal", ref, secret)
 	}
@@ -81,7 +98,7 @@ func hasEnv(c corev1.Container, name string) bool {
 	return false
 }
 
-// The compose stack passes READ_DATABASE_URL from .env to wallet-api (empty, the default, means the primary serves
+// The compose stack passes READ_DATABASE_URL from .env to wallet-api and the relay (empty, the default, means the primary serves
 // every read) with durations the service accepts.
 func TestComposeReadReplica(t *testing.T) {
 	env := exampleEnv(t)
@@ -106,8 +123,8 @@ func TestComposeReadReplica(t *testing.T) {
 	if got := envOf(p.Services["wallet-api"], "READ_DATABASE_URL"); got != replicaURL {
 		t.Errorf("wallet-api READ_DATABASE_URL = %q, want it from .env (%q)", got, replicaURL)
 	}
-	if got := envOf(p.Services["relay"], "READ_DATABASE_URL"); got != "" {
-		t.Errorf("the relay gets READ_DATABASE_URL %q; only wallet-api reads from the replica", got)
+	if got := envOf(p.Services["relay"], "READ_DATABASE_URL"); got != replicaURL {
+		t.Errorf("the relay READ_DATABASE_URL = %q, want it from .env (%q) for its full sweeps", got, replicaURL)
 	}
 }
 

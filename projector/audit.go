@@ -56,6 +56,8 @@ type Report struct {
 	Transactions int64     `json:"transactions_checked"`
 	Assets       int64     `json:"assets_checked"`
 	Findings     []Finding `json:"findings"`
+	// Source says where a full sweep read: SourcePrimary or SourceReplica.
+	Source string `json:"source,omitempty"`
 	// CheckedWallets are the wallets an incremental pass covered, so a caller can retire their older findings.
 	CheckedWallets []uuid.UUID `json:"-"`
 }
@@ -71,7 +73,18 @@ type Auditor struct {
 	StatementTimeout time.Duration
 	// MaxEvents bounds the outbox events one incremental pass consumes, so a backlog is worked off in slices.
 	MaxEvents int
+	// Replica, when set, is a streaming standby of the store's database (READ_DATABASE_URL). The full sweep holds
+	// one snapshot for as long as it reads the whole journal (two minutes at 10 million entries), so it reads the
+	// standby's, and the primary's only when the standby cannot serve it. Incremental passes and wallet audits stay
+	// on the primary: they read and move their checkpoint and prefix sums in one transaction.
+	Replica *eventstore.Store
 }
+
+// Where a full sweep read its snapshot (Report.Source).
+const (
+	SourcePrimary = "primary"
+	SourceReplica = "replica"
+)
 
 // NewAuditor returns the engine on store; findings are logged to log (slog.Default when nil).
 func NewAuditor(store *eventstore.Store, log *slog.Logger) (*Auditor, error) {
@@ -120,11 +133,45 @@ func (a *Auditor) Wallet(ctx context.Context, walletID uuid.UUID) (WalletAudit, 
 	return out[0], nil
 }
 
-// Full checks every wallet, transaction and asset in one REPEATABLE READ snapshot. It writes nothing but its
-// run record.
+// Full checks every wallet, transaction and asset in one REPEATABLE READ snapshot: the replica's when there is
+// one, else (or when the replica cannot serve it) the primary's. It writes nothing but its run record.
 func (a *Auditor) Full(ctx context.Context) (Report, error) {
-	r := Report{Mode: ModeFull, StartedAt: time.Now().UTC()}
-	err := a.store.InSnapshot(ctx, func(q eventstore.Querier) error {
+	if a.Replica != nil {
+		r, err := a.sweep(ctx, a.Replica, SourceReplica)
+		if err == nil {
+			a.finish(ctx, &r)
+			return r, nil
+		}
+		if ctx.Err() != nil {
+			return Report{}, fmt.Errorf("full audit on the replica: %w", err)
+		}
+		// A standby that is down, not a standby, or that cancelled the sweep to replay WAL (a recovery conflict):
+		// the audit still runs, on the primary.
+		a.log.WarnContext(ctx, "full audit on the replica failed; sweeping the primary", "error", err)
+	}
+	r, err := a.sweep(ctx, a.store, SourcePrimary)
+	if err != nil {
+		return Report{}, fmt.Errorf("full audit: %w", err)
+	}
+	a.finish(ctx, &r)
+	return r, nil
+}
+
+// sweep runs the full sweep's checks in one snapshot of store.
+func (a *Auditor) sweep(ctx context.Context, store *eventstore.Store, source string) (Report, error) {
+	r := Report{Mode: ModeFull, StartedAt: time.Now().UTC(), Source: source}
+	err := store.InSnapshot(ctx, func(q eventstore.Querier) error {
+		if source == SourceReplica {
+			// Only a standby of the ledger may stand in for it: a promoted or misconfigured node would be audited
+			// as if it were the ledger.
+			var standby bool
+			if err := q.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil {
+				return fmt.Errorf("check the replica: %w", err)
+			}
+			if !standby {
+				return errors.New("the replica is not in recovery (pg_is_in_recovery() is false): it is not a standby")
+			}
+		}
 		if err := a.setTimeout(ctx, q); err != nil {
 			return err
 		}
@@ -148,11 +195,7 @@ func (a *Auditor) Full(ctx context.Context) (Report, error) {
 		r.Findings = append(r.Findings, assetFindings...)
 		return nil
 	})
-	if err != nil {
-		return Report{}, fmt.Errorf("full audit: %w", err)
-	}
-	a.finish(ctx, &r)
-	return r, nil
+	return r, err
 }
 
 // Incremental checks only what the outbox says changed since the audit's checkpoint: the wallets and transactions

@@ -105,7 +105,7 @@ func RunAudit(ctx context.Context, a *Auditor, cfg WorkerConfig, open *OpenFindi
 		}
 		if r.Mode == ModeFull || !r.Clean() {
 			a.log.InfoContext(ctx, "audit pass", "mode", r.Mode, "duration_ms", r.DurationMS, "wallets", r.Wallets,
-				"transactions", r.Transactions, "findings", len(r.Findings), "open", n)
+				"transactions", r.Transactions, "findings", len(r.Findings), "open", n, "source", r.Source)
 		}
 		return time.Since(start)
 	}

@@ -4,7 +4,8 @@
 // times it). The checks are the relay's and the API's
 // (projector.Auditor): every wallet's projection against the sum of its journal entries, every transaction's
 // entries (at least two, zero sum, one asset), every asset's balances summing to zero, no projection without a
-// wallet. It prints a text report, or JSON with --json.
+// wallet. It prints a text report, or JSON with --json. With READ_DATABASE_URL (a streaming standby) the full sweep
+// reads the standby, and the primary when the standby cannot serve it; the report says which.
 package main
 
 import (
@@ -111,6 +112,22 @@ func sweep(ctx context.Context, log *slog.Logger, incremental bool) (projector.R
 	if incremental {
 		return auditor.Incremental(ctx)
 	}
+	if cfg.ReadDatabaseURL != "" {
+		// The sweep reads the standby's snapshot, and the primary's when the standby cannot serve it (the report's
+		// source says which). Its pool, like the primary's, does not wait for the server.
+		replicaCfg, err := eventstore.NewPoolConfig(cfg.ReadDatabaseURL, 2, cfg.StatementTimeout, cfg.LockTimeout)
+		if err != nil {
+			return projector.Report{}, fmt.Errorf("READ_DATABASE_URL: %w", err)
+		}
+		replica, err := pgxpool.NewWithConfig(ctx, replicaCfg)
+		if err != nil {
+			return projector.Report{}, fmt.Errorf("create read replica pool: %w", err)
+		}
+		defer replica.Close()
+		if auditor.Replica, err = eventstore.NewStore(replica); err != nil {
+			return projector.Report{}, err
+		}
+	}
 	return auditor.Full(ctx)
 }
 
@@ -122,6 +139,11 @@ func printText(w io.Writer, r projector.Report) error {
 	if _, err := fmt.Fprintf(w, "audit %s: %s\nchecked %d wallets, %d transactions, %d assets, %d events in %dms\n",
 		r.Mode, status, r.Wallets, r.Transactions, r.Assets, r.Events, r.DurationMS); err != nil {
 		return err
+	}
+	if r.Source != "" {
+		if _, err := fmt.Fprintf(w, "read on the %s\n", r.Source); err != nil {
+			return err
+		}
 	}
 	for _, f := range r.Findings {
 		var err error

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentic-commerce/wallet-ledger/command"
 	"github.com/agentic-commerce/wallet-ledger/internal/auth"
 	"github.com/agentic-commerce/wallet-ledger/internal/leaktest"
+	"github.com/agentic-commerce/wallet-ledger/internal/pgtest"
 	"github.com/agentic-commerce/wallet-ledger/projector"
 )
 
@@ -188,4 +190,87 @@ func TestAuditIncrementalPass(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the pass that covered the new adjustment reports the corrupted projection: %+v", passes)
+}
+
+// With READ_DATABASE_URL (a streaming standby) the CronJob's sweep reads the standby: a projection corrupted on the
+// primary is found there once replayed, and the report says where it read.
+func TestAuditSweepsTheStandby(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	standby := pgtest.StandbyURL(t, l.url)
+	pgtest.HoldStandby(t, false) // no other package's test pauses or stops it meanwhile
+	t.Setenv("DATABASE_URL", l.url)
+	w := l.fundedWallet(t, "STB", 500)
+	_, err := l.pool.Exec(ctx, `UPDATE balance_projections SET balance = 499 WHERE wallet_id = $1`, w)
+	require.NoError(t, err)
+	var written string
+	require.NoError(t, l.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&written))
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		replayed, err := replayedOn(ctx, standby, written)
+		if replayed {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the standby never replayed %s: %v", written, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	t.Setenv("READ_DATABASE_URL", standby)
+	code, js, logs := audit(t, "--json")
+	require.Equal(t, exitDiscrepancy, code, "%s\n%s", js, logs)
+	var rep struct {
+		jsonReport
+		Source string `json:"source"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(js), &rep), js)
+	assert.Equal(t, projector.SourceReplica, rep.Source, "the sweep read the standby: %s", logs)
+	assert.Contains(t, js, `"projected_balance":499,"journal_balance":500`)
+	code, text, _ := audit(t)
+	require.Equal(t, exitDiscrepancy, code, text)
+	assert.Contains(t, text, "read on the replica")
+}
+
+// replayedOn tells whether the standby at url has replayed the WAL up to lsn (false while it cannot be asked: the
+// database it names may not have reached it yet).
+func replayedOn(ctx context.Context, url, lsn string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	err = conn.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, lsn).Scan(&ok)
+	return ok, err
+}
+
+// A READ_DATABASE_URL that cannot serve the sweep leaves it to the primary, with a warning: one that does not
+// answer, and one that answers but is no standby (a promoted or misconfigured node must not be audited as the
+// ledger). The sweep finds the same there.
+func TestAuditSweepsThePrimaryWhenTheStandbyCannot(t *testing.T) {
+	ctx := context.Background()
+	l := newLedger(t)
+	t.Setenv("DATABASE_URL", l.url)
+	w := l.fundedWallet(t, "STP", 500)
+	_, err := l.pool.Exec(ctx, `UPDATE balance_projections SET balance = 501 WHERE wallet_id = $1`, w)
+	require.NoError(t, err)
+	for name, replica := range map[string]string{
+		"down":          "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1",
+		"not a standby": l.url,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("READ_DATABASE_URL", replica)
+			code, js, logs := audit(t, "--json")
+			require.Equal(t, exitDiscrepancy, code, "%s\n%s", js, logs)
+			assert.Contains(t, js, `"source":"primary"`)
+			assert.Contains(t, js, `"projected_balance":501,"journal_balance":500`)
+			assert.Contains(t, logs, "full audit on the replica failed; sweeping the primary")
+		})
+	}
+	t.Setenv("READ_DATABASE_URL", "")
+	code, js, logs := audit(t, "--json")
+	require.Equal(t, exitDiscrepancy, code, "%s\n%s", js, logs)
+	assert.Contains(t, js, `"source":"primary"`)
+	assert.NotContains(t, logs, "replica", "no standby configured: nothing to fall back from")
 }

@@ -70,7 +70,15 @@ func run() int {
 	}
 	defer down.Close()
 	// Issue 4 (audit loop, history projector) and issue 5 (hold-expiry sweeper) add their options here.
-	readSide, err := readSideOptions(pool)
+	standby, err := standbyPool(ctx, cfg)
+	if err != nil {
+		slog.Error("relay cannot start", "error", err)
+		return 2
+	}
+	if standby != nil {
+		defer standby.Close()
+	}
+	readSide, err := readSideOptions(pool, standby)
 	if err != nil {
 		slog.Error("relay cannot start", "error", err)
 		return 2

@@ -114,20 +114,28 @@ checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha25
 {{- end -}}
 
 {{/*
-wallet-api's read replica settings (docs/read-replicas.md); nothing unless readReplica.enabled. The URL comes
-from the Secret: fails closed when the chart's own Secret would not hold it.
+The read replica's URL (docs/read-replicas.md) for wallet-api's reads and the full audit sweeps of the relay and
+the CronJob; nothing unless readReplica.enabled. It comes from the Secret: fails closed when the chart's own
+Secret would not hold it.
 */}}
-{{- define "wallet-service.readReplicaEnv" -}}
-{{- with .Values.readReplica }}
-{{- if .enabled }}
-{{- if and (not $.Values.existingSecret) (not $.Values.secretEnv.READ_DATABASE_URL) -}}
+{{- define "wallet-service.readReplicaURLEnv" -}}
+{{- if .Values.readReplica.enabled }}
+{{- if and (not .Values.existingSecret) (not .Values.secretEnv.READ_DATABASE_URL) -}}
 {{- fail "readReplica.enabled needs secretEnv.READ_DATABASE_URL, or existingSecret holding the key READ_DATABASE_URL" -}}
 {{- end }}
 - name: READ_DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "wallet-service.secretName" $ }}
+      name: {{ include "wallet-service.secretName" . }}
       key: READ_DATABASE_URL
+{{- end }}
+{{- end -}}
+
+{{/* wallet-api's read replica settings: the URL and the routing's tuning; nothing unless readReplica.enabled. */}}
+{{- define "wallet-service.readReplicaEnv" -}}
+{{- with .Values.readReplica }}
+{{- if .enabled }}
+{{- include "wallet-service.readReplicaURLEnv" $ }}
 - name: REPLICA_MAX_WAIT
   value: {{ .maxWait | quote }}
 - name: REPLICA_MAX_LAG
