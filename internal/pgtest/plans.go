@@ -237,7 +237,7 @@ func fixesLeading(cond, col string) bool {
 	return false
 }
 
-// LostBounds lists the index scans of one of tables in generic that bound fewer columns than the scans of the
+// LostBounds lists the index scans of one of tables in generic with fewer index conditions than the scans of the
 // same index in custom: made without the arguments' values, the generic plan has turned a bound the custom plan
 // reads by into a filter, so it reads every row the bound would have skipped. Such a read is by key, but its cost
 // grows with what lies under the key: `$2::bigint IS NULL OR entry_id < $2` read a busy wallet's whole history to
@@ -257,7 +257,7 @@ func LostBounds(generic, custom PlanNode, tables map[string]bool, indexes map[st
 				want = cb[i]
 			}
 			if n < want {
-				out = append(out, fmt.Sprintf("a scan of %s (%s) bounded by %d columns, where the arguments' own plan bounds %d",
+				out = append(out, fmt.Sprintf("a scan of %s (%s) with %d index conditions, where the arguments' own plan has %d",
 					info.Table, index, n, want))
 			}
 		}
@@ -293,7 +293,8 @@ func conditions(cond string) int {
 	return strings.Count(cond, " AND ") + 1
 }
 
-// RequireIndexed explains every statement and fails tb for each full scan of one of tables it finds.
+// RequireIndexed explains every statement and fails tb for each full scan of one of tables it finds, and for each
+// bound its generic plan loses (LostBounds) when PostgreSQL may choose that plan.
 func RequireIndexed(tb testing.TB, conn *pgx.Conn, stmts []Statement, tables []string) {
 	tb.Helper()
 	indexes, err := Indexes(context.Background(), conn, tables)
