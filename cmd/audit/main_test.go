@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -205,15 +204,7 @@ func TestAuditSweepsTheStandby(t *testing.T) {
 	require.NoError(t, err)
 	var written string
 	require.NoError(t, l.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&written))
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		replayed, err := replayedOn(ctx, standby, written)
-		if replayed {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the standby never replayed %s: %v", written, err)
-		time.Sleep(50 * time.Millisecond)
-	}
+	pgtest.WaitReplayed(t, standby, written, 2*time.Minute)
 
 	t.Setenv("READ_DATABASE_URL", standby)
 	code, js, logs := audit(t, "--json")
@@ -228,21 +219,6 @@ func TestAuditSweepsTheStandby(t *testing.T) {
 	code, text, _ := audit(t)
 	require.Equal(t, exitDiscrepancy, code, text)
 	assert.Contains(t, text, "read on the replica")
-}
-
-// replayedOn tells whether the standby at url has replayed the WAL up to lsn (false while it cannot be asked: the
-// database it names may not have reached it yet).
-func replayedOn(ctx context.Context, url, lsn string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close(ctx)
-	var ok bool
-	err = conn.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, lsn).Scan(&ok)
-	return ok, err
 }
 
 // A READ_DATABASE_URL that cannot serve the sweep leaves it to the primary, with a warning: one that does not

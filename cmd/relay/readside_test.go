@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -48,17 +47,7 @@ func TestRelaySweepsTheStandby(t *testing.T) {
 	pgtest.HoldStandby(t, false) // no other package's test pauses or stops it meanwhile
 	var written string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&written))
-	require.Eventually(t, func() bool {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, standby)
-		if err != nil {
-			return false // the database has not reached the standby yet
-		}
-		defer conn.Close(ctx)
-		var ok bool
-		return conn.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, written).Scan(&ok) == nil && ok
-	}, 2*time.Minute, 50*time.Millisecond, "the standby to replay the corruption")
+	pgtest.WaitReplayed(t, standby, written, 2*time.Minute)
 	lines := startRelay(t, "DATABASE_URL="+dbURL, "READ_DATABASE_URL="+standby)
 	line := waitForLine(t, lines, "a full audit pass on the standby", `"msg":"audit pass"`, `"mode":"full"`)
 	require.Contains(t, line, `"source":"replica"`)

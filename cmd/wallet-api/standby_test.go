@@ -77,23 +77,9 @@ func (s standby) pause() {
 // than REPLICA_MAX_WAIT, and a test that means the standby to answer must not race that.
 func (s standby) waitReplayed(pos string) {
 	s.t.Helper()
-	want, err := replica.ParsePosition(pos)
+	_, err := replica.ParsePosition(pos)
 	require.NoError(s.t, err)
-	waitUntil(s.t, 2*time.Minute, "the standby to replay "+pos, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, s.url)
-		if err != nil {
-			return false
-		}
-		defer conn.Close(ctx)
-		var replayed string
-		if err := conn.QueryRow(ctx, `SELECT pg_last_wal_replay_lsn()::text`).Scan(&replayed); err != nil {
-			return false
-		}
-		got, err := replica.ParsePosition(replayed)
-		return err == nil && got >= want
-	})
+	pgtest.WaitReplayed(s.t, s.url, pos, 2*time.Minute)
 }
 
 func (s standby) tryResume() error {

@@ -89,3 +89,33 @@ func HoldStandby(tb testing.TB, exclusive bool) {
 		standbyHoldsMu.Unlock()
 	})
 }
+
+// WaitReplayed waits up to patience for the standby at standbyURL to replay the WAL up to lsn (PostgreSQL's text
+// form, as pg_current_wal_lsn() or a Ledger-Position gives it), failing tb after. A standby that cannot be asked
+// yet (the database standbyURL names has not reached it) is waited for too.
+func WaitReplayed(tb testing.TB, standbyURL, lsn string, patience time.Duration) {
+	tb.Helper()
+	replayed := func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, standbyURL)
+		if err != nil {
+			return false, err
+		}
+		defer conn.Close(ctx)
+		var ok bool
+		err = conn.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, lsn).Scan(&ok)
+		return ok, err
+	}
+	deadline := time.Now().Add(patience)
+	for {
+		ok, err := replayed()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the standby did not replay %s within %s (last: %v)", lsn, patience, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
