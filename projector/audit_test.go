@@ -224,17 +224,25 @@ func TestRebuildFromEmptyEqualsWriters(t *testing.T) {
 	assert.Empty(t, again.Diffs)
 }
 
+// auditedPair is a fresh ledger with two wallets of asset, a funded with 300, and an auditor whose continuous
+// audit has covered that: a's verified prefix is the adjustment.
+func auditedPair(t *testing.T, asset string) (l *ledger, auditor *projector.Auditor, a, b uuid.UUID) {
+	t.Helper()
+	l = newLedger(t, freshPool(t))
+	auditor, err := projector.NewAuditor(l.store, nil)
+	require.NoError(t, err)
+	a, b = l.wallet(asset), l.wallet(asset)
+	l.adjust(a, asset, 300)
+	drainAudit(t, l, auditor)
+	return l, auditor, a, b
+}
+
 // A stale prefix sum alone never produces a finding: the incremental pass rechecks a suspect wallet over its whole
 // journal and stores the recomputed sum.
 func TestIncrementalRechecksStalePrefix(t *testing.T) {
 	ctx := context.Background()
-	l := newLedger(t, freshPool(t))
-	auditor, err := projector.NewAuditor(l.store, nil)
-	require.NoError(t, err)
-	a, b := l.wallet("CHF"), l.wallet("CHF")
-	l.adjust(a, "CHF", 300)
-	drainAudit(t, l, auditor)
-	_, err = l.pool.Exec(ctx, `UPDATE audit_wallet_sums SET balance = balance + 50 WHERE wallet_id = $1`, a)
+	l, auditor, a, b := auditedPair(t, "CHF")
+	_, err := l.pool.Exec(ctx, `UPDATE audit_wallet_sums SET balance = balance + 50 WHERE wallet_id = $1`, a)
 	require.NoError(t, err)
 	ok, err := l.transfer(ctx, a, b, "CHF", 20)
 	require.NoError(t, err)
@@ -250,12 +258,7 @@ func TestIncrementalRechecksStalePrefix(t *testing.T) {
 // inconsistent (the wallet is summed again from its whole journal), and a wrong projection is still found.
 func TestWalletAuditFromItsPrefix(t *testing.T) {
 	ctx := context.Background()
-	l := newLedger(t, freshPool(t))
-	auditor, err := projector.NewAuditor(l.store, nil)
-	require.NoError(t, err)
-	a, b := l.wallet("SEK"), l.wallet("SEK")
-	l.adjust(a, "SEK", 300)
-	drainAudit(t, l, auditor) // a's prefix: the adjustment
+	l, auditor, a, b := auditedPair(t, "SEK")
 	ok, err := l.transfer(ctx, a, b, "SEK", 20)
 	require.NoError(t, err)
 	require.True(t, ok)
